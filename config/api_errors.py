@@ -1,0 +1,29 @@
+"""API errors: field errors as 400, dependencies down as 503, never a bare 500."""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, IntegrityError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from delivery.errors import DeliveryError
+
+logger = logging.getLogger(__name__)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, IntegrityError):
+        return Response({"non_field_errors": ["This conflicts with existing data."]}, status=400)
+    if isinstance(exc, (DeliveryError, DatabaseError)):
+        logger.exception("dependency failure in %s", context.get("view"))
+        return Response(
+            {"detail": "A backing service is unavailable; try again shortly."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    return drf_exception_handler(exc, context)

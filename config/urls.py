@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from delivery.api import EventNotificationsView, NotificationViewSet
+from events.api import EventViewSet, TopicViewSet
+from subscriptions.api import SubscriptionViewSet
+
+router = DefaultRouter()
+router.register("topics", TopicViewSet, basename="topic")
+router.register("events", EventViewSet, basename="event")
+router.register("notifications", NotificationViewSet, basename="notification")
+router.register("subscriptions", SubscriptionViewSet, basename="subscription")
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
+    path(
+        "api/v1/events/<int:event_id>/notifications/",
+        EventNotificationsView.as_view(),
+        name="event-notifications",
+    ),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+]

@@ -1,0 +1,46 @@
+"""The one place boto3 clients are made (DESIGN.md section 3).
+
+boto3 reads the standard variables itself (AWS_ENDPOINT_URL, credentials,
+AWS_DEFAULT_REGION); AWS_REGION is honoured too. Timeouts are explicit and
+botocore's own retries are off: the fire task owns retries, bounded by the deadline.
+"""
+
+import functools
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from django.conf import settings
+
+
+def aws_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def client_config() -> Config:
+    return Config(
+        connect_timeout=settings.NOTIFIER_SNS_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=settings.NOTIFIER_SNS_READ_TIMEOUT_SECONDS,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        max_pool_connections=50,
+    )
+
+
+@functools.cache
+def _client(service: str, pid: int) -> Any:
+    # Keyed by pid: a client must not cross a fork (Celery prefork children).
+    return boto3.session.Session().client(service, region_name=aws_region(), config=client_config())
+
+
+def sns_client() -> Any:
+    return _client("sns", os.getpid())
+
+
+def sqs_client() -> Any:
+    return _client("sqs", os.getpid())
+
+
+def reset_clients() -> None:
+    """Forget cached clients (after the endpoint or credentials changed, e.g. in tests)."""
+    _client.cache_clear()

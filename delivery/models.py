@@ -1,0 +1,86 @@
+from django.db import models
+from django.db.models import Q
+
+from events.models import Event
+
+
+class NotificationState(models.TextChoices):
+    PLANNED = "planned"
+    ARMED = "armed"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATES = (NotificationState.PLANNED, NotificationState.ARMED, NotificationState.SENDING)
+TERMINAL_STATES = tuple(s for s in NotificationState if s not in ACTIVE_STATES)
+
+
+class Notification(models.Model):
+    """One scheduled send for one event at one start time: the ledger (DESIGN.md 4.1)."""
+
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="notifications")
+    key = models.CharField(max_length=64, unique=True)
+    lead_minutes = models.PositiveIntegerField()
+    due_at = models.DateTimeField()
+    deadline = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=NotificationState.choices, default=NotificationState.PLANNED)
+    armed_at = models.DateTimeField(null=True, blank=True)
+    # When the outstanding fire task should run (due time, or a retry's backoff):
+    # reconcile re-enqueues armed rows only once this is past by the grace.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    lag_ms = models.IntegerField(null=True, blank=True)
+    sns_message_id = models.CharField(max_length=128, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            # Serves the arm and reconcile queries: only live rows, by due time.
+            models.Index(
+                fields=["state", "due_at"],
+                name="notification_active_due",
+                condition=Q(state__in=["planned", "armed", "sending"]),
+            ),
+            models.Index(fields=["event", "state"], name="notification_event_state"),
+            models.Index(fields=["sent_at"], name="notification_sent_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.event_id} due {self.due_at:%H:%M:%S} {self.state}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at publishing one notification to SNS."""
+
+    class Outcome(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        SENT = "sent"
+        TRANSIENT_ERROR = "transient_error"
+        PERMANENT_ERROR = "permanent_error"
+        SKIPPED_STALE = "skipped_stale"
+        EXPIRED = "expired"
+        ABANDONED = "abandoned"  # the worker died mid-attempt; reconcile took it back
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="attempts_log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.IN_PROGRESS)
+    error = models.TextField(blank=True)
+    sns_message_id = models.CharField(max_length=128, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["notification_id", "number"]
+        constraints = [models.UniqueConstraint(fields=["notification", "number"], name="attempt_unique_number")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of #{self.notification_id}: {self.outcome}"

@@ -1,0 +1,42 @@
+"""Each Topic has one SNS topic, created idempotently (CreateTopic returns the existing one)."""
+
+import logging
+
+from django.conf import settings
+
+from delivery.aws import sns_client
+from delivery.errors import DeliveryError, classify
+from events.models import Topic
+
+logger = logging.getLogger(__name__)
+
+
+def sns_topic_name(topic: Topic) -> str:
+    name = f"{settings.NOTIFIER_SNS_TOPIC_PREFIX}{topic.slug}"
+    return f"{name}.fifo" if topic.fifo else name
+
+
+def topic_ensure_sns(*, topic: Topic) -> str:
+    """Return the topic's SNS ARN, creating the SNS topic if needed. Raises DeliveryError."""
+    if topic.sns_topic_arn:
+        return topic.sns_topic_arn
+    attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if topic.fifo else {}
+    try:
+        arn = sns_client().create_topic(Name=sns_topic_name(topic), Attributes=attributes)["TopicArn"]
+    except Exception as exc:
+        raise classify(exc) from exc
+    Topic.objects.filter(pk=topic.pk).update(sns_topic_arn=arn)
+    topic.sns_topic_arn = arn
+    logger.info("sns topic ready topic=%s arn=%s", topic.slug, arn)
+    return arn
+
+
+def topic_ensure_sns_quietly(*, topic_id: int) -> None:
+    """On topic creation: try now; if SNS is down the fire path creates it later."""
+    topic = Topic.objects.filter(pk=topic_id).first()
+    if topic is None:
+        return
+    try:
+        topic_ensure_sns(topic=topic)
+    except DeliveryError as exc:
+        logger.warning("sns topic not created yet topic=%s error=%s", topic.slug, exc)

@@ -1,0 +1,64 @@
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from events import services
+from events.models import Event, Topic
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "default_lead_minutes", "fifo", "sns_topic_arn", "created_at"]
+    list_filter = ["fifo"]
+    search_fields = ["slug", "name"]
+    readonly_fields = ["sns_topic_arn", "created_at", "updated_at"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Topic | None = None) -> list[str]:
+        # The SNS topic type is fixed at creation.
+        return [*self.readonly_fields, "fifo"] if obj else self.readonly_fields
+
+
+class EventAdminForm(forms.ModelForm):
+    class Meta:
+        model = Event
+        fields = ["topic", "title", "description", "starts_at", "lead_minutes"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.instance.pk and self.instance.status == Event.Status.CANCELLED:
+            raise forms.ValidationError("A cancelled event cannot be changed.")
+        starts_at = data.get("starts_at")
+        moved = not self.instance.pk or starts_at != self.instance.starts_at
+        if starts_at and moved and starts_at <= timezone.now():
+            self.add_error("starts_at", "The event must start in the future.")
+        return data
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    form = EventAdminForm
+    list_display = ["id", "title", "topic", "starts_at", "lead_minutes", "status", "notifications_link"]
+    list_filter = ["status", "topic", ("starts_at", admin.DateFieldListFilter)]
+    search_fields = ["title", "topic__slug", "=id"]
+    date_hierarchy = "starts_at"
+    list_select_related = ["topic"]
+    actions = ["cancel_events"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        return False  # cancel instead: the ledger keeps every notification
+
+    @admin.display(description="notifications")
+    def notifications_link(self, obj: Event) -> str:
+        url = reverse("admin:delivery_notification_changelist") + f"?event__id__exact={obj.pk}"
+        return format_html('<a href="{}">ledger</a>', url)
+
+    @admin.action(description="Cancel selected events (their notifications are not sent)")
+    def cancel_events(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
+        for event in queryset:
+            services.event_cancel(event=event)
+        self.message_user(request, f"Cancelled {queryset.count()} event(s).", messages.SUCCESS)

@@ -1,0 +1,97 @@
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.api_fields import AwareDateTimeField
+from config.permissions import StaffWritesOthersRead
+from events import services
+from events.models import MAX_LEAD_MINUTES, Event, Topic
+
+
+class TopicSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Topic
+        fields = ["slug", "name", "description", "default_lead_minutes", "fifo", "sns_topic_arn", "created_at"]
+        read_only_fields = ["sns_topic_arn", "created_at"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    topic = serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all())
+    starts_at = AwareDateTimeField()
+    lead_minutes = serializers.IntegerField(min_value=1, max_value=MAX_LEAD_MINUTES, allow_null=True, required=False)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "topic",
+            "title",
+            "description",
+            "starts_at",
+            "lead_minutes",
+            "status",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["status", "created_at", "updated_at"]
+
+
+class EventFilter(django_filters.FilterSet):
+    topic = django_filters.CharFilter(field_name="topic__slug")
+    starts_after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
+    starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    status = django_filters.ChoiceFilter(choices=Event.Status.choices)
+
+    class Meta:
+        model = Event
+        fields = ["topic", "starts_after", "starts_before", "status"]
+
+
+class TopicViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Topic.objects.all()
+    serializer_class = TopicSerializer
+    permission_classes = [StaffWritesOthersRead]
+    lookup_field = "slug"
+
+    def perform_create(self, serializer: TopicSerializer) -> None:
+        serializer.instance = services.topic_create(**serializer.validated_data)
+        serializer.instance.refresh_from_db()  # the SNS ARN is written on commit
+
+    def perform_update(self, serializer: TopicSerializer) -> None:
+        serializer.instance = services.topic_update(topic=serializer.instance, **serializer.validated_data)
+
+
+class EventViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Events on topics. PATCH ``starts_at`` to move one; POST ``cancel/`` to cancel."""
+
+    queryset = Event.objects.select_related("topic")
+    serializer_class = EventSerializer
+    permission_classes = [StaffWritesOthersRead]
+    filterset_class = EventFilter
+
+    def perform_create(self, serializer: EventSerializer) -> None:
+        serializer.instance = services.event_create(**serializer.validated_data)
+
+    def perform_update(self, serializer: EventSerializer) -> None:
+        serializer.instance = services.event_update(event=serializer.instance, **serializer.validated_data)
+
+    @extend_schema(request=None, responses=EventSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        event = services.event_cancel(event=self.get_object())
+        return Response(EventSerializer(event).data)

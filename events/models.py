@@ -1,0 +1,58 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+# A lead longer than a week is almost certainly a unit mistake (minutes vs hours).
+MAX_LEAD_MINUTES = 7 * 24 * 60
+LEAD_VALIDATORS = [MinValueValidator(1), MaxValueValidator(MAX_LEAD_MINUTES)]
+
+
+def default_lead_minutes() -> int:
+    return settings.NOTIFIER_LEAD_MINUTES
+
+
+class Topic(models.Model):
+    """An event type people follow; fanned out through one SNS topic."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    default_lead_minutes = models.PositiveIntegerField(default=default_lead_minutes, validators=LEAD_VALIDATORS)
+    fifo = models.BooleanField(default=False, help_text="Use a FIFO SNS topic (ordered, deduplicated).")
+    sns_topic_arn = models.CharField(max_length=256, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Event(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled"
+        CANCELLED = "cancelled"
+
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="events")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    starts_at = models.DateTimeField(db_index=True)
+    lead_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=LEAD_VALIDATORS, help_text="Empty: the topic's default."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["status", "starts_at"], name="event_status_starts")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.starts_at:%Y-%m-%d %H:%M %Z})"
+
+    @property
+    def effective_lead_minutes(self) -> int:
+        return self.lead_minutes if self.lead_minutes is not None else self.topic.default_lead_minutes

@@ -1,0 +1,171 @@
+"""Arm and reconcile: hand Celery only the next few minutes (DESIGN.md 4.3, 4.4).
+
+Rows are claimed with ``UPDATE ... WHERE state = ... FOR UPDATE SKIP LOCKED``, so two
+arm passes never take the same row; tasks are enqueued after the claim commits.
+Notifications due in the same second go out as one fire task.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from notifier.scheduling import arm_cutoff
+
+logger = logging.getLogger(__name__)
+
+ARM_BATCH_LIMIT = 50_000
+
+_EXPIRE_SQL = """
+UPDATE delivery_notification
+SET state = 'expired', updated_at = %(now)s,
+    last_error = 'deadline passed before it could be sent (due ' ||
+                 to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC)'
+WHERE state IN ('planned', 'armed') AND deadline <= %(now)s
+RETURNING id
+"""
+
+_ARM_SQL = """
+WITH due AS (
+    SELECT id FROM delivery_notification
+    WHERE state = 'planned' AND due_at < %(cutoff)s {extra}
+    ORDER BY due_at LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE delivery_notification n
+SET state = 'armed', armed_at = %(now)s, next_attempt_at = GREATEST(n.due_at, %(now)s),
+    updated_at = %(now)s
+FROM due WHERE n.id = due.id
+RETURNING n.id, n.next_attempt_at, n.deadline
+"""
+
+# The ETA task of an armed row should have run by now: it was lost.
+_LOST_SQL = """
+WITH lost AS (
+    SELECT id FROM delivery_notification
+    WHERE state = 'armed' AND next_attempt_at < %(stale_before)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE delivery_notification n
+SET next_attempt_at = %(now)s, updated_at = %(now)s
+FROM lost WHERE n.id = lost.id
+RETURNING n.id, n.next_attempt_at, n.deadline
+"""
+
+# A live publish holds its row lock, so SKIP LOCKED leaves it alone: what remains
+# is a send whose worker died. Its outcome is unknown; re-arming may publish again,
+# which consumers absorb through the notification id (and FIFO dedup id).
+_STUCK_SQL = """
+WITH stuck AS (
+    SELECT id FROM delivery_notification
+    WHERE state = 'sending' AND updated_at < %(stuck_before)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE delivery_notification n
+SET state = 'armed', next_attempt_at = %(now)s, updated_at = %(now)s,
+    last_error = 'send interrupted (worker lost); re-armed'
+FROM stuck WHERE n.id = stuck.id
+RETURNING n.id, n.next_attempt_at, n.deadline
+"""
+
+_ABANDON_ATTEMPTS_SQL = """
+UPDATE delivery_deliveryattempt
+SET outcome = 'abandoned', finished_at = %(now)s, error = 'worker lost during the attempt'
+WHERE outcome = 'in_progress' AND notification_id = ANY(%(ids)s)
+"""
+
+
+@dataclass
+class ArmResult:
+    armed: list[int] = field(default_factory=list)
+    requeued_lost: list[int] = field(default_factory=list)
+    recovered_stuck: list[int] = field(default_factory=list)
+    expired: list[int] = field(default_factory=list)
+
+
+Row = tuple[int, datetime, datetime]
+
+
+def _fetch(sql: str, params: dict[str, object]) -> list[Row]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def enqueue_fire(rows: Iterable[Row]) -> None:
+    """One fire task per due second (chunked), ETA at the earliest due in it."""
+    from notifier.tasks import fire_notifications
+
+    batch = settings.NOTIFIER_FIRE_BATCH_SIZE
+    ordered = sorted(rows, key=lambda row: row[1])
+    for _, group in groupby(ordered, key=lambda row: row[1].replace(microsecond=0)):
+        members = list(group)
+        for start in range(0, len(members), batch):
+            chunk = members[start : start + batch]
+            expires = None if settings.NOTIFIER_SEND_LATE else min(row[2] for row in chunk)
+            fire_notifications.apply_async(args=[[row[0] for row in chunk]], eta=chunk[0][1], expires=expires)
+
+
+def arm(*, ids: list[int] | None = None, now: datetime | None = None) -> ArmResult:
+    """Claim planned rows due within the horizon and enqueue their fire tasks."""
+    now = now or timezone.now()
+    params: dict[str, object] = {
+        "now": now,
+        "cutoff": arm_cutoff(now, settings.NOTIFIER_ARM_HORIZON_SECONDS),
+        "limit": ARM_BATCH_LIMIT,
+    }
+    extra = ""
+    if ids is not None:
+        extra, params["ids"] = "AND id = ANY(%(ids)s)", ids
+    result = ArmResult()
+    with transaction.atomic():
+        rows = _fetch(_ARM_SQL.format(extra=extra), params)
+        result.armed = [row[0] for row in rows]
+        transaction.on_commit(lambda: enqueue_fire(rows))
+    return result
+
+
+def reconcile(*, now: datetime | None = None) -> ArmResult:
+    """Expire what missed its deadline, re-enqueue lost tasks, recover stuck sends."""
+    now = now or timezone.now()
+    grace = timedelta(seconds=settings.NOTIFIER_RECONCILE_GRACE_SECONDS)
+    params = {
+        "now": now,
+        "stale_before": now - grace,
+        "stuck_before": now - timedelta(seconds=settings.NOTIFIER_SENDING_TIMEOUT_SECONDS),
+    }
+    result = ArmResult()
+    with transaction.atomic():
+        if not settings.NOTIFIER_SEND_LATE:
+            result.expired = [row[0] for row in _fetch(_EXPIRE_SQL, params)]
+        lost = _fetch(_LOST_SQL, params)
+        stuck = _fetch(_STUCK_SQL, params)
+        result.requeued_lost = [row[0] for row in lost]
+        result.recovered_stuck = [row[0] for row in stuck]
+        if stuck:
+            with connection.cursor() as cursor:
+                cursor.execute(_ABANDON_ATTEMPTS_SQL, {"now": now, "ids": result.recovered_stuck})
+        transaction.on_commit(lambda: enqueue_fire(lost + stuck))
+    if result.expired:
+        logger.error("ALERT notifications expired unsent count=%s ids=%s", len(result.expired), result.expired[:50])
+    if result.requeued_lost or result.recovered_stuck:
+        logger.warning(
+            "reconcile re-enqueued lost=%s recovered_stuck=%s", result.requeued_lost[:50], result.recovered_stuck[:50]
+        )
+    return result
+
+
+def arm_and_reconcile(*, now: datetime | None = None) -> ArmResult:
+    """The 30-second pass: reconcile first, so overdue rows past their deadline expire
+    instead of being armed."""
+    fixed = reconcile(now=now)
+    armed = arm(now=now)
+    fixed.armed = armed.armed
+    if armed.armed:
+        logger.info("armed count=%s", len(armed.armed))
+    return fixed

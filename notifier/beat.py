@@ -1,0 +1,47 @@
+"""The beat schedule, kept in django-celery-beat's tables and synced from settings.
+
+Runs after every ``migrate`` and from ``manage.py sync_beat_schedule``; idempotent.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+PLAN_TASK_NAME = "notifier: nightly plan"
+ARM_TASK_NAME = "notifier: arm and reconcile"
+
+
+def parse_cron(expression: str) -> dict[str, str]:
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ImproperlyConfigured(f"NOTIFIER_PLAN_CRON needs 5 fields (m h dom mon dow), got {expression!r}")
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    return {
+        "minute": minute,
+        "hour": hour,
+        "day_of_month": day_of_month,
+        "month_of_year": month_of_year,
+        "day_of_week": day_of_week,
+    }
+
+
+def beat_schedule_sync() -> None:
+    crontab, _ = CrontabSchedule.objects.get_or_create(timezone="UTC", **parse_cron(settings.NOTIFIER_PLAN_CRON))
+    interval, _ = IntervalSchedule.objects.get_or_create(
+        every=settings.NOTIFIER_ARM_INTERVAL_SECONDS, period=IntervalSchedule.SECONDS
+    )
+    PeriodicTask.objects.update_or_create(
+        name=PLAN_TASK_NAME,
+        defaults={"task": "notifier.plan_window", "crontab": crontab, "interval": None, "enabled": True},
+    )
+    PeriodicTask.objects.update_or_create(
+        name=ARM_TASK_NAME,
+        defaults={
+            "task": "notifier.arm",
+            "interval": interval,
+            "crontab": None,
+            "enabled": True,
+            # A pass that waited longer than one interval is superseded by the next.
+            "expire_seconds": settings.NOTIFIER_ARM_INTERVAL_SECONDS,
+        },
+    )

@@ -1,0 +1,209 @@
+"""Fire: claim, re-check, publish, record (DESIGN.md 4.5).
+
+Two transactions. The first claims ``armed → sending`` with a conditional UPDATE and
+writes one DeliveryAttempt per claimed row, so a duplicate task finds nothing to do
+and every try is on record. The second locks the events ``FOR SHARE`` and the rows
+``FOR UPDATE`` while it publishes: a move or cancel of the event waits for the
+publish, or lands first and is seen here, so a stale notification never goes out.
+"""
+
+import logging
+import os
+import random
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from delivery.aws import sns_client
+from delivery.errors import DeliveryError, classify
+from delivery.messages import build_message
+from delivery.models import DeliveryAttempt, Notification, NotificationState
+from delivery.topics import topic_ensure_sns
+from events.models import Event
+from notifier.scheduling import lag_ms, notification_key, retry_delay_seconds
+
+logger = logging.getLogger(__name__)
+
+RETRY_BASE_SECONDS = 1.0
+RETRY_CAP_SECONDS = 60.0
+Outcome = DeliveryAttempt.Outcome
+
+_CLAIM_SQL = """
+UPDATE delivery_notification
+SET state = 'sending', attempts = attempts + 1, updated_at = %(now)s
+WHERE id = ANY(%(ids)s) AND state = 'armed'
+RETURNING id, attempts
+"""
+
+
+@dataclass
+class FireResult:
+    sent: list[int] = field(default_factory=list)
+    retrying: list[tuple[int, float]] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)  # stale, cancelled or expired
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(*, notification_ids: list[int], now: datetime | None = None) -> dict[int, int]:
+    """``armed → sending`` for the given ids; returns {id: attempt number} of rows won."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, {"now": now, "ids": list(notification_ids)})
+            claimed = dict(cursor.fetchall())
+        worker = _worker_name()
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(notification_id=pk, number=number, started_at=now, worker=worker)
+            for pk, number in claimed.items()
+        )
+    return claimed
+
+
+def _finish(notification: Notification, outcome: str, error: str = "", **fields: object) -> None:
+    now = timezone.now()
+    Notification.objects.filter(pk=notification.pk, state=NotificationState.SENDING).update(updated_at=now, **fields)
+    DeliveryAttempt.objects.filter(notification_id=notification.pk, number=notification.attempts).update(
+        outcome=outcome, finished_at=now, error=error[:2000], sns_message_id=fields.get("sns_message_id", "")
+    )
+
+
+def _stale_reason(notification: Notification, event: Event, now: datetime) -> tuple[str, str] | None:
+    if event.status == Event.Status.CANCELLED:
+        return NotificationState.CANCELLED, "event cancelled"
+    current = notification_key(event.pk, event.starts_at, event.effective_lead_minutes)
+    if notification.key != current:
+        return NotificationState.SUPERSEDED, "event moved or lead changed; replaced by a new notification"
+    if now >= notification.deadline and not settings.NOTIFIER_SEND_LATE:
+        return NotificationState.EXPIRED, "deadline passed before it could be sent"
+    return None
+
+
+def _publish(notification: Notification) -> str:
+    event = notification.event
+    topic_ensure_sns(topic=event.topic)
+    message = build_message(notification, event, event.topic)
+    try:
+        return sns_client().publish(**message.publish_kwargs())["MessageId"]
+    except Exception as exc:
+        raise classify(exc) from exc
+
+
+def _handle_error(notification: Notification, error: DeliveryError, result: FireResult) -> None:
+    now = timezone.now()
+    reason = str(error)
+    delay = None
+    if not error.permanent and notification.attempts < settings.NOTIFIER_MAX_ATTEMPTS:
+        delay = retry_delay_seconds(
+            notification.attempts,
+            base=RETRY_BASE_SECONDS,
+            cap=RETRY_CAP_SECONDS,
+            deadline=notification.deadline,
+            now=now,
+            rand=random.random(),
+        )
+    outcome = Outcome.PERMANENT_ERROR if error.permanent else Outcome.TRANSIENT_ERROR
+    if delay is None:
+        why = "permanent error" if error.permanent else "retries exhausted before the deadline"
+        _finish(notification, outcome, reason, state=NotificationState.FAILED, last_error=f"{why}: {reason}")
+        result.failed.append(notification.pk)
+        logger.error(
+            "ALERT notification failed id=%s key=%s attempts=%s reason=%s",
+            notification.pk,
+            notification.key,
+            notification.attempts,
+            reason,
+        )
+        return
+    _finish(
+        notification,
+        outcome,
+        reason,
+        state=NotificationState.ARMED,
+        next_attempt_at=now + timedelta(seconds=delay),
+        last_error=reason,
+    )
+    result.retrying.append((notification.pk, delay))
+    logger.warning(
+        "notification retry id=%s attempt=%s in=%.1fs reason=%s", notification.pk, notification.attempts, delay, reason
+    )
+
+
+def publish_claimed(*, notification_ids: list[int]) -> FireResult:
+    result = FireResult()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Lock order event → notification, as plan_event takes them.
+            cursor.execute(
+                "SELECT id FROM events_event WHERE id IN "
+                "(SELECT event_id FROM delivery_notification WHERE id = ANY(%s)) FOR SHARE",
+                [list(notification_ids)],
+            )
+        rows = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("event__topic")
+            .filter(pk__in=notification_ids, state=NotificationState.SENDING)
+            .order_by("due_at", "pk")
+        )
+        failing: DeliveryError | None = None  # once SNS fails, spare it the rest of the batch
+        for notification in rows:
+            stale = _stale_reason(notification, notification.event, timezone.now())
+            if stale is not None:
+                state, reason = stale
+                outcome = Outcome.EXPIRED if state == NotificationState.EXPIRED else Outcome.SKIPPED_STALE
+                _finish(notification, outcome, reason, state=state, last_error=reason)
+                result.skipped.append(notification.pk)
+                continue
+            if failing is not None:
+                _handle_error(notification, DeliveryError(f"not tried: {failing}", permanent=False), result)
+                continue
+            try:
+                message_id = _publish(notification)
+            except DeliveryError as error:
+                if not error.permanent:
+                    failing = error
+                _handle_error(notification, error, result)
+                continue
+            sent_at = timezone.now()
+            _finish(
+                notification,
+                Outcome.SENT,
+                state=NotificationState.SENT,
+                sent_at=sent_at,
+                sns_message_id=message_id,
+                lag_ms=lag_ms(notification.due_at, sent_at),
+                last_error="",
+            )
+            result.sent.append(notification.pk)
+            logger.info(
+                "sent notification=%s event=%s lag_ms=%s sns_message_id=%s",
+                notification.pk,
+                notification.event_id,
+                lag_ms(notification.due_at, sent_at),
+                message_id,
+            )
+        if result.retrying:
+            retries = list(result.retrying)
+            transaction.on_commit(lambda: _enqueue_retries(retries))
+    return result
+
+
+def _enqueue_retries(retries: list[tuple[int, float]]) -> None:
+    from notifier.tasks import fire_notifications
+
+    for pk, delay in retries:
+        fire_notifications.apply_async(args=[[pk]], countdown=delay)
+
+
+def fire(*, notification_ids: list[int]) -> FireResult:
+    claimed = claim(notification_ids=notification_ids)
+    if not claimed:
+        return FireResult()
+    return publish_claimed(notification_ids=list(claimed))

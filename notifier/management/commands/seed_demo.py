@@ -1,0 +1,58 @@
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from delivery.errors import DeliveryError
+from delivery.queues import queue_subscribe
+from delivery.topics import topic_ensure_sns
+from events import services as event_services
+from events.models import Topic
+from subscriptions.models import Channel, Subscription
+
+DEMO_TOPIC = "demo-kickoffs"
+DEMO_QUEUE = "notifier-demo-inbox"
+
+
+class Command(BaseCommand):
+    help = "Create a demo: an operator login, a topic with an SQS demo inbox, events due in 1-3 minutes."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--username", default="operator")
+        parser.add_argument("--password", default=None, help="default: a fresh random one, printed")
+        parser.add_argument("--events", type=int, default=3, help="how many events, due 1..N minutes from now")
+
+    def handle(self, *args: Any, username: str, password: str | None, events: int, **options: Any) -> None:
+        if not 1 <= events <= 60:
+            raise CommandError(f"--events must be between 1 and 60, got {events}")
+        password = password or secrets.token_urlsafe(9)
+        user, _ = get_user_model().objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.com"}
+        )
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        token, _ = Token.objects.get_or_create(user=user)
+
+        topic = Topic.objects.filter(slug=DEMO_TOPIC).first() or event_services.topic_create(
+            slug=DEMO_TOPIC, name="Demo kick-offs", description="Created by seed_demo.", default_lead_minutes=10
+        )
+        try:
+            queue_url = queue_subscribe(queue_name=DEMO_QUEUE, topic_arn=topic_ensure_sns(topic=topic))
+        except DeliveryError as exc:
+            raise CommandError(f"SNS/SQS unreachable ({exc}); set AWS_ENDPOINT_URL or AWS credentials") from exc
+        Subscription.objects.get_or_create(user=user, topic=topic, channel=Channel.IN_APP, endpoint="")
+
+        now = timezone.now()
+        lead = topic.default_lead_minutes
+        for minute in range(1, events + 1):
+            starts_at = (now + timedelta(minutes=lead + minute)).replace(microsecond=0)
+            event = event_services.event_create(topic=topic, title=f"Demo kick-off #{minute}", starts_at=starts_at)
+            due = starts_at - timedelta(minutes=lead)
+            self.stdout.write(f"event {event.pk} starts {starts_at:%H:%M:%S} UTC, notification due {due:%H:%M:%S} UTC")
+        self.stdout.write(f"login: {username} / {password}   API token: {token.key}")
+        self.stdout.write(f"demo inbox queue: {queue_url}")

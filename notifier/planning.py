@@ -1,0 +1,135 @@
+"""Plan: turn events into Notification rows, set-based and idempotent (DESIGN.md 4.2).
+
+The same two statements serve the nightly window and a single event: first retire
+active rows that no longer match their event (moved, lead changed, cancelled), then
+upsert one row per live event keyed by ``notification_key``. ``ON CONFLICT`` makes
+re-planning a no-op, except that a row retired earlier is revived when its event
+comes back to the same time.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from events.models import MAX_LEAD_MINUTES
+from notifier.locks import PLAN_LOCK_NAME, RedisLock
+from notifier.redis_client import redis_client
+from notifier.scheduling import KEY_TIMESTAMP_SQL_FORMAT
+
+logger = logging.getLogger(__name__)
+
+LEAD_SQL = "COALESCE(e.lead_minutes, t.default_lead_minutes)"
+# Mirrors scheduling.notification_key(); a test keeps the two in step.
+KEY_SQL = (
+    "encode(sha256(convert_to(e.id::text || '|' || "
+    f"to_char(e.starts_at AT TIME ZONE 'UTC', '{KEY_TIMESTAMP_SQL_FORMAT}') || '|' || "
+    f"({LEAD_SQL})::text, 'UTF8')), 'hex')"
+)
+
+_RETIRE_SQL = f"""
+UPDATE delivery_notification n
+SET state = CASE WHEN e.status = 'cancelled' THEN 'cancelled' ELSE 'superseded' END,
+    last_error = CASE WHEN e.status = 'cancelled' THEN 'event cancelled'
+                      ELSE 'event moved or lead changed; replaced by a new notification' END,
+    updated_at = %(now)s
+FROM events_event e JOIN events_topic t ON t.id = e.topic_id
+WHERE n.event_id = e.id
+  AND n.state IN ('planned', 'armed', 'sending')
+  AND (e.status = 'cancelled' OR n.key <> {KEY_SQL})
+  AND {{event_filter}}
+RETURNING n.id
+"""
+
+_UPSERT_SQL = f"""
+INSERT INTO delivery_notification
+    (event_id, key, lead_minutes, due_at, deadline, state, attempts,
+     sns_message_id, last_error, created_at, updated_at)
+SELECT e.id, {KEY_SQL}, {LEAD_SQL},
+       GREATEST(e.starts_at - make_interval(mins => {LEAD_SQL}), %(now)s),
+       e.starts_at, 'planned', 0, '', '', %(now)s, %(now)s
+FROM events_event e JOIN events_topic t ON t.id = e.topic_id
+WHERE e.status = 'scheduled' AND e.starts_at > %(now)s AND {{event_filter}}
+ON CONFLICT (key) DO UPDATE
+SET state = 'planned', due_at = EXCLUDED.due_at, armed_at = NULL, next_attempt_at = NULL,
+    last_error = '', updated_at = EXCLUDED.updated_at
+WHERE delivery_notification.state IN ('superseded', 'cancelled')
+RETURNING id
+"""
+
+# Due within the window: lead varies per event, so filter on due time, not start.
+_WINDOW_FILTER = f"e.starts_at - make_interval(mins => {LEAD_SQL}) < %(until)s"
+_EVENT_FILTER = "e.id = %(event_id)s"
+# Catch-up within the arm horizon; the start bound lets the (status, starts_at) index work.
+_HORIZON_FILTER = f"e.starts_at < %(until)s + interval '{MAX_LEAD_MINUTES} minutes' AND {_WINDOW_FILTER}"
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    planned: list[int]
+    retired: int
+    skipped: bool = False  # another process held the plan lock
+
+
+def _plan(event_filter: str, params: dict[str, object], *, retire: bool = True) -> PlanResult:
+    retired = 0
+    with connection.cursor() as cursor:
+        if retire:
+            cursor.execute(_RETIRE_SQL.format(event_filter=event_filter), params)
+            retired = cursor.rowcount
+        cursor.execute(_UPSERT_SQL.format(event_filter=event_filter), params)
+        planned = [row[0] for row in cursor.fetchall()]
+    return PlanResult(planned=planned, retired=retired)
+
+
+def plan_window(*, hours: int | None = None, now: datetime | None = None) -> PlanResult:
+    """Plan every event due within the next ``hours``; no lock (see plan_window_locked)."""
+    now = now or timezone.now()
+    hours = settings.NOTIFIER_PLAN_WINDOW_HOURS if hours is None else hours
+    with transaction.atomic():
+        result = _plan(_WINDOW_FILTER, {"now": now, "until": now + timedelta(hours=hours)})
+    logger.info("plan window hours=%s planned=%s retired=%s", hours, len(result.planned), result.retired)
+    return result
+
+
+def plan_window_locked(*, hours: int | None = None) -> PlanResult:
+    """The nightly plan: one pod at a time, guarded by the Redis lease."""
+    lock = RedisLock(redis_client(), PLAN_LOCK_NAME, settings.NOTIFIER_PLAN_LOCK_TTL_SECONDS * 1000)
+    if not lock.acquire():
+        logger.info("plan skipped: lock %s held by another process", PLAN_LOCK_NAME)
+        return PlanResult(planned=[], retired=0, skipped=True)
+    try:
+        return plan_window(hours=hours)
+    finally:
+        if not lock.release():
+            logger.warning("plan lock expired before the plan finished; raise NOTIFIER_PLAN_LOCK_TTL_SECONDS")
+
+
+def plan_event(*, event_id: int, now: datetime | None = None) -> PlanResult:
+    """Re-plan one event after create, move, lead change or cancel."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Serialise concurrent re-plans of the same event; each sees the latest row.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM events_event WHERE id = %s FOR UPDATE", [event_id])
+            if cursor.fetchone() is None:
+                return PlanResult(planned=[], retired=0)
+        result = _plan(_EVENT_FILTER, {"now": now, "event_id": event_id})
+    logger.info("plan event=%s planned=%s retired=%s", event_id, result.planned, result.retired)
+    return result
+
+
+def plan_horizon(*, now: datetime | None = None) -> PlanResult:
+    """Safety net run by every arm pass: an event due soon that has no row (its
+    on-commit plan failed, or it was written around the services) gets one now.
+    Stale rows are left to plan_event and the fire-time check."""
+    now = now or timezone.now()
+    until = now + timedelta(seconds=settings.NOTIFIER_ARM_HORIZON_SECONDS)
+    with transaction.atomic():
+        result = _plan(_HORIZON_FILTER, {"now": now, "until": until}, retire=False)
+    if result.planned:
+        logger.warning("plan catch-up found unplanned events: notifications=%s", result.planned)
+    return result

@@ -1,0 +1,45 @@
+from django.conf import settings
+from django.db import models
+
+from events.models import Topic
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    WEBHOOK = "webhook"
+    IN_APP = "in_app"
+
+
+class Subscription(models.Model):
+    """A user following a topic on one channel at one endpoint."""
+
+    class Status(models.TextChoices):
+        # Stored, not yet mapped to an SNS subscription.
+        UNSYNCED = "unsynced"
+        PENDING_CONFIRMATION = "pending_confirmation"
+        CONFIRMED = "confirmed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="subscriptions")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    endpoint = models.CharField(
+        max_length=2048, blank=True, help_text="Address, E.164 number, device token or https URL."
+    )
+    active = models.BooleanField(default=True)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.UNSYNCED)
+    sns_subscription_arn = models.CharField(max_length=512, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "topic", "channel", "endpoint"], name="subscription_unique_endpoint"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.topic.slug} ({self.channel})"
