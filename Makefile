@@ -1,0 +1,34 @@
+# The two commands of the README: `make run` and `make test`. Both work on a machine
+# with only Python 3.11: they create .venv, install, and start embedded services
+# (PostgreSQL, Redis, an SNS/SQS emulator) where DATABASE_URL / REDIS_URL / AWS are unset.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) scripts/run.py
+
+# Tests use Redis db 9 (never db 0) and pytest-django's own test database.
+test: $(STAMP)
+	$(PY) scripts/services.py --redis-db 9 -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf .run .pytest_cache .ruff_cache staticfiles
