@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(PY) scripts/run.py
 
 # Tests use Redis db 9 (never db 0) and pytest-django's own test database.
+test: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
 test: $(STAMP)
 	$(PY) scripts/services.py --redis-db 9 -- $(PY) -m pytest $(PYTEST_ARGS)
 

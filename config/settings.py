@@ -175,6 +175,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        "werkzeug": {"level": "WARNING"},  # moto server access log in tests and make run
     },
 }
 

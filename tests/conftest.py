@@ -1,0 +1,112 @@
+"""Shared fixtures: real PostgreSQL (pytest-django's test database), real Redis (the
+db index given by REDIS_URL, never 0), and a moto server standing in for AWS."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from moto.server import ThreadedMotoServer
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from delivery.aws import reset_clients
+from notifier.redis_client import redis_client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def moto_server() -> Iterator[str]:
+    """One SNS/SQS emulator for the session; the engine finds it through AWS_ENDPOINT_URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://127.0.0.1:{port}"
+    previous = {name: os.environ.get(name) for name in _AWS_ENV}
+    os.environ.update(
+        AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+    )  # fmt: skip
+    os.environ.pop("AWS_PROFILE", None)
+    reset_clients()
+    yield url
+    server.stop()
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    reset_clients()
+
+
+_AWS_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+
+
+@pytest.fixture
+def redis():
+    client = redis_client()
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    assert db != 0, "tests must run on their own Redis db index (make test uses 9), never db 0"
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+def database_url() -> str:
+    """A DATABASE_URL for subprocesses (worker, commands) pointing at the test database."""
+    db = settings.DATABASES["default"]
+    user = quote(db.get("USER") or "postgres")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or ""
+    socket_dir = (db.get("OPTIONS") or {}).get("host")
+    if host:
+        port = f":{db['PORT']}" if db.get("PORT") else ""
+        return f"postgresql://{user}{password}@{host}{port}/{db['NAME']}"
+    return f"postgresql://{user}{password}@/{db['NAME']}?host={socket_dir}"
+
+
+def engine_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_DEBUG="true",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return env
+
+
+def unique_slug(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_user("ops", password="pw-ops-123", is_staff=True)
+
+
+@pytest.fixture
+def plain_user(db):
+    return get_user_model().objects.create_user("alice", password="pw-alice-123")
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def staff_api(staff_user) -> APIClient:
+    return client_for(staff_user)
+
+
+@pytest.fixture
+def user_api(plain_user) -> APIClient:
+    return client_for(plain_user)

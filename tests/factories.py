@@ -1,0 +1,16 @@
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from events.models import Event, Topic
+from tests.conftest import unique_slug
+
+
+def make_topic(*, lead: int = 10, fifo: bool = False) -> Topic:
+    return Topic.objects.create(slug=unique_slug(), name="Kick-offs", default_lead_minutes=lead, fifo=fifo)
+
+
+def make_event(topic: Topic, *, starts_in: timedelta | None = None, starts_at: datetime | None = None,
+               lead: int | None = None, title: str = "Match") -> Event:  # fmt: skip
+    starts_at = starts_at or timezone.now() + (starts_in or timedelta(hours=2))
+    return Event.objects.create(topic=topic, title=title, starts_at=starts_at, lead_minutes=lead)
