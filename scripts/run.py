@@ -14,11 +14,11 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import services  # noqa: E402  (sibling module)
+import services
 
 ROOT = services.ROOT
 PYTHON = sys.executable

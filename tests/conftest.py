@@ -22,7 +22,7 @@ def moto_server() -> Iterator[str]:
     """One SNS/SQS emulator for the session; the engine finds it through AWS_ENDPOINT_URL."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    host, port = server.get_host_and_port()
+    _, port = server.get_host_and_port()
     url = f"http://127.0.0.1:{port}"
     previous = {name: os.environ.get(name) for name in _AWS_ENV}
     os.environ.update(
