@@ -48,6 +48,7 @@ class NotificationAdmin(ReadOnlyAdmin):
     search_fields = ["=id", "key", "event__title", "sns_message_id", "=event__id"]
     list_select_related = ["event"]
     date_hierarchy = "due_at"
+    ordering = ["-due_at", "-id"]
     inlines = [DeliveryAttemptInline]
 
     @admin.display(description="event", ordering="event__starts_at")

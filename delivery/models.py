@@ -54,7 +54,7 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.event_id} due {self.due_at:%H:%M:%S} {self.state}"
+        return f"#{self.pk} · event {self.event_id} · due {self.due_at:%Y-%m-%d %H:%M:%S} UTC · {self.state}"
 
 
 class DeliveryAttempt(models.Model):

@@ -16,18 +16,23 @@ def sns_topic_name(topic: Topic) -> str:
     return f"{name}.fifo" if topic.fifo else name
 
 
-def topic_ensure_sns(*, topic: Topic) -> str:
-    """Return the topic's SNS ARN, creating the SNS topic if needed. Raises DeliveryError."""
-    if topic.sns_topic_arn:
+def topic_ensure_sns(*, topic: Topic, verify: bool = False) -> str:
+    """Return the topic's SNS ARN, creating the SNS topic if needed. Raises DeliveryError.
+
+    ``verify`` asks SNS even when an ARN is stored (CreateTopic is idempotent), for
+    when the SNS side may have been reset, as a local emulator is between runs.
+    """
+    if topic.sns_topic_arn and not verify:
         return topic.sns_topic_arn
     attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if topic.fifo else {}
     try:
         arn = sns_client().create_topic(Name=sns_topic_name(topic), Attributes=attributes)["TopicArn"]
     except Exception as exc:
         raise classify(exc) from exc
-    Topic.objects.filter(pk=topic.pk).update(sns_topic_arn=arn)
-    topic.sns_topic_arn = arn
-    logger.info("sns topic ready topic=%s arn=%s", topic.slug, arn)
+    if arn != topic.sns_topic_arn:
+        Topic.objects.filter(pk=topic.pk).update(sns_topic_arn=arn)
+        topic.sns_topic_arn = arn
+        logger.info("sns topic ready topic=%s arn=%s", topic.slug, arn)
     return arn
 
 

@@ -42,7 +42,7 @@ class Command(BaseCommand):
             slug=DEMO_TOPIC, name="Demo kick-offs", description="Created by seed_demo.", default_lead_minutes=10
         )
         try:
-            queue_url = queue_subscribe(queue_name=DEMO_QUEUE, topic_arn=topic_ensure_sns(topic=topic))
+            queue_url = queue_subscribe(queue_name=DEMO_QUEUE, topic_arn=topic_ensure_sns(topic=topic, verify=True))
         except DeliveryError as exc:
             raise CommandError(f"SNS/SQS unreachable ({exc}); set AWS_ENDPOINT_URL or AWS credentials") from exc
         Subscription.objects.get_or_create(user=user, topic=topic, channel=Channel.IN_APP, endpoint="")
