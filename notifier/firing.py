@@ -136,62 +136,66 @@ def _handle_error(notification: Notification, error: DeliveryError, result: Fire
     )
 
 
-def publish_claimed(*, notification_ids: list[int]) -> FireResult:
-    result = FireResult()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            # Lock order event → notification, as plan_event takes them.
-            cursor.execute(
-                "SELECT id FROM events_event WHERE id IN "
-                "(SELECT event_id FROM delivery_notification WHERE id = ANY(%s)) FOR SHARE",
-                [list(notification_ids)],
-            )
-        rows = (
-            Notification.objects.select_for_update(of=("self",))
-            .select_related("event__topic")
-            .filter(pk__in=notification_ids, state=NotificationState.SENDING)
-            .order_by("due_at", "pk")
+def _lock(notification_id: int) -> Notification | None:
+    """Lock one claimed row and its event (event first, as plan_event takes them)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.id FROM events_event e JOIN delivery_notification n ON n.event_id = e.id "
+            "WHERE n.id = %s FOR SHARE OF e",
+            [notification_id],
         )
-        failing: DeliveryError | None = None  # once SNS fails, spare it the rest of the batch
-        for notification in rows:
-            stale = _stale_reason(notification, notification.event, timezone.now())
-            if stale is not None:
-                state, reason = stale
-                outcome = Outcome.EXPIRED if state == NotificationState.EXPIRED else Outcome.SKIPPED_STALE
-                _finish(notification, outcome, reason, state=state, last_error=reason)
-                result.skipped.append(notification.pk)
-                continue
-            if failing is not None:
-                _handle_error(notification, DeliveryError(f"not tried: {failing}", permanent=False), result)
-                continue
-            try:
-                message_id = _publish(notification)
-            except DeliveryError as error:
-                if not error.permanent:
-                    failing = error
-                _handle_error(notification, error, result)
-                continue
-            sent_at = timezone.now()
-            _finish(
-                notification,
-                Outcome.SENT,
-                state=NotificationState.SENT,
-                sent_at=sent_at,
-                sns_message_id=message_id,
-                lag_ms=lag_ms(notification.due_at, sent_at),
-                last_error="",
-            )
-            result.sent.append(notification.pk)
-            logger.info(
-                "sent notification=%s event=%s lag_ms=%s sns_message_id=%s",
-                notification.pk,
-                notification.event_id,
-                lag_ms(notification.due_at, sent_at),
-                message_id,
-            )
-        if result.retrying:
-            retries = list(result.retrying)
-            transaction.on_commit(lambda: _enqueue_retries(retries))
+    return (
+        Notification.objects.select_for_update(of=("self",))
+        .select_related("event__topic")
+        .filter(pk=notification_id, state=NotificationState.SENDING)
+        .first()
+    )
+
+
+def _send_one(notification: Notification, failing: DeliveryError | None, result: FireResult) -> DeliveryError | None:
+    """Check, publish and record one locked row; returns the SNS failure, if any."""
+    stale = _stale_reason(notification, notification.event, timezone.now())
+    if stale is not None:
+        state, reason = stale
+        outcome = Outcome.EXPIRED if state == NotificationState.EXPIRED else Outcome.SKIPPED_STALE
+        _finish(notification, outcome, reason, state=state, last_error=reason)
+        result.skipped.append(notification.pk)
+        return failing
+    if failing is not None:
+        _handle_error(notification, DeliveryError(f"not tried: {failing}", permanent=False), result)
+        return failing
+    try:
+        message_id = _publish(notification)
+    except DeliveryError as error:
+        _handle_error(notification, error, result)
+        return failing if error.permanent else error
+    sent_at = timezone.now()
+    lag = lag_ms(notification.due_at, sent_at)
+    _finish(
+        notification, Outcome.SENT,
+        state=NotificationState.SENT, sent_at=sent_at, sns_message_id=message_id, lag_ms=lag, last_error="",
+    )  # fmt: skip
+    result.sent.append(notification.pk)
+    logger.info(
+        "sent notification=%s event=%s lag_ms=%s sns_message_id=%s", notification.pk, notification.event_id, lag,
+        message_id,
+    )  # fmt: skip
+    return failing
+
+
+def publish_claimed(*, notification_ids: list[int]) -> FireResult:
+    """Publish claimed rows in due order, each in its own short transaction, so a
+    failure on one never un-records the sends before it."""
+    result = FireResult()
+    failing: DeliveryError | None = None  # once SNS fails, spare it the rest of the batch
+    ordered = Notification.objects.filter(pk__in=notification_ids).order_by("due_at", "pk")
+    for notification_id in ordered.values_list("pk", flat=True):
+        with transaction.atomic():
+            notification = _lock(notification_id)
+            if notification is not None:
+                failing = _send_one(notification, failing, result)
+    if result.retrying:
+        _enqueue_retries(result.retrying)
     return result
 
 

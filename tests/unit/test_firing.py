@@ -1,0 +1,96 @@
+"""The fire path in-process against moto: publish, stale checks, retries, failures."""
+
+import os
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from delivery.aws import reset_clients
+from delivery.models import DeliveryAttempt, Notification, NotificationState
+from delivery.topics import topic_ensure_sns
+from events.models import Event
+from notifier.firing import fire
+from notifier.planning import plan_event
+from tests.factories import make_event, make_topic
+
+pytestmark = pytest.mark.django_db
+
+
+def armed_row(*, starts_in: timedelta = timedelta(minutes=12), lead: int = 10) -> Notification:
+    topic = make_topic(lead=lead)
+    topic_ensure_sns(topic=topic)
+    event = make_event(topic, starts_in=starts_in)
+    plan_event(event_id=event.pk)
+    Notification.objects.filter(event=event).update(state=NotificationState.ARMED)
+    return Notification.objects.get(event=event)
+
+
+def test_fire_publishes_once_and_records_everything():
+    row = armed_row()
+    result = fire(notification_ids=[row.pk])
+    assert result.sent == [row.pk]
+    row.refresh_from_db()
+    assert row.state == NotificationState.SENT and row.attempts == 1 and row.sns_message_id
+    assert row.lag_ms is not None and row.sent_at is not None
+    assert fire(notification_ids=[row.pk]).sent == []  # the duplicate task: nothing happens
+    assert DeliveryAttempt.objects.filter(notification=row).count() == 1
+
+
+def test_moved_event_is_superseded_at_fire_time_not_published():
+    row = armed_row()
+    Event.objects.filter(pk=row.event_id).update(starts_at=row.deadline + timedelta(minutes=5))  # no re-plan
+    result = fire(notification_ids=[row.pk])
+    assert result.sent == [] and result.skipped == [row.pk]
+    row.refresh_from_db()
+    assert row.state == NotificationState.SUPERSEDED and not row.sns_message_id
+    assert DeliveryAttempt.objects.get(notification=row).outcome == DeliveryAttempt.Outcome.SKIPPED_STALE
+
+
+def test_cancelled_event_is_not_published():
+    row = armed_row()
+    Event.objects.filter(pk=row.event_id).update(status=Event.Status.CANCELLED)
+    assert fire(notification_ids=[row.pk]).skipped == [row.pk]
+    assert Notification.objects.get(pk=row.pk).state == NotificationState.CANCELLED
+
+
+def test_past_deadline_is_expired_not_published():
+    row = armed_row()
+    Notification.objects.filter(pk=row.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    assert fire(notification_ids=[row.pk]).skipped == [row.pk]
+    row.refresh_from_db()
+    assert row.state == NotificationState.EXPIRED and "deadline" in row.last_error
+
+
+def test_permanent_error_fails_after_one_attempt():
+    row = armed_row()
+    row.event.topic.__class__.objects.filter(pk=row.event.topic_id).update(
+        sns_topic_arn="arn:aws:sns:us-east-1:123456789012:does-not-exist"
+    )
+    result = fire(notification_ids=[row.pk])
+    assert result.failed == [row.pk]
+    row.refresh_from_db()
+    assert row.state == NotificationState.FAILED and row.attempts == 1
+    assert row.last_error.startswith("permanent error: NotFound")
+    assert DeliveryAttempt.objects.get(notification=row).outcome == DeliveryAttempt.Outcome.PERMANENT_ERROR
+
+
+def test_unreachable_sns_is_retried_with_backoff_and_the_batch_is_spared(redis, monkeypatch):
+    first, second = armed_row(), armed_row()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: connection refused
+    reset_clients()
+    try:
+        result = fire(notification_ids=[first.pk, second.pk])
+    finally:
+        monkeypatch.undo()
+        reset_clients()
+    assert [pk for pk, _ in result.retrying] == [first.pk, second.pk]
+    for row in (first, second):
+        row.refresh_from_db()
+        assert row.state == NotificationState.ARMED and row.attempts == 1
+        assert row.next_attempt_at > timezone.now() - timedelta(seconds=1)
+    attempts = DeliveryAttempt.objects.order_by("notification_id")
+    assert [a.outcome for a in attempts] == [DeliveryAttempt.Outcome.TRANSIENT_ERROR] * 2
+    assert "not tried" in attempts[1].error  # SNS was down: the second was not hammered
+    assert redis.llen("celery") == 2  # one retry task each, with a countdown
+    assert os.environ["AWS_ENDPOINT_URL"] != "http://127.0.0.1:9"
