@@ -1,8 +1,19 @@
 """Thin Celery tasks: ids in, one service call."""
 
-from celery import shared_task
+from typing import Any
 
+from celery import shared_task
+from celery.signals import worker_process_init
+
+from delivery.aws import sns_client
 from notifier import firing, services
+
+
+@worker_process_init.connect
+def warm_sns_client(**kwargs: Any) -> None:
+    """Build the SNS client when a pool process starts, not on its first due notification
+    (client set-up costs ~100 ms, which would land on that notification's lag)."""
+    sns_client()
 
 
 @shared_task(name="notifier.plan_window")
