@@ -19,8 +19,19 @@ class TopicAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
     def get_readonly_fields(self, request: HttpRequest, obj: Topic | None = None) -> list[str]:
-        # The SNS topic type is fixed at creation.
-        return [*self.readonly_fields, "fifo"] if obj else self.readonly_fields
+        # The slug names the SNS topic, whose type is fixed at creation.
+        return [*self.readonly_fields, "slug", "fifo"] if obj else self.readonly_fields
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Topic | None = None) -> dict:
+        return {} if obj else self.prepopulated_fields
+
+    def save_model(self, request: HttpRequest, obj: Topic, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            services.topic_update(
+                topic=Topic.objects.get(pk=obj.pk), **{f: form.cleaned_data[f] for f in form.changed_data}
+            )
+        else:
+            super().save_model(request, obj, form, change)
 
 
 class EventAdminForm(forms.ModelForm):
@@ -51,6 +62,12 @@ class EventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
         return False  # cancel instead: the ledger keeps every notification
+
+    def save_model(self, request: HttpRequest, obj: Event, form: forms.ModelForm, change: bool) -> None:
+        if change:  # through the service: locked re-read, only changed columns written
+            services.event_update(event=obj, **{f: form.cleaned_data[f] for f in form.changed_data})
+        else:
+            super().save_model(request, obj, form, change)
 
     @admin.display(description="notifications")
     def notifications_link(self, obj: Event) -> str:

@@ -34,19 +34,29 @@ def topic_create(
 
 def topic_update(*, topic: Topic, **fields: object) -> Topic:
     """Update name, description or default lead; a lead change re-plans the events."""
+    if "slug" in fields and fields["slug"] != topic.slug:
+        raise ValidationError({"slug": "A topic's slug cannot change: it names its SNS topic and API URL."})
     if "fifo" in fields and fields["fifo"] != topic.fifo:
         raise ValidationError({"fifo": "A topic cannot switch between FIFO and standard SNS."})
-    lead_changed = "default_lead_minutes" in fields and fields["default_lead_minutes"] != topic.default_lead_minutes
+    lead_changed = fields.get("default_lead_minutes", topic.default_lead_minutes) != topic.default_lead_minutes
     for name, value in fields.items():
         setattr(topic, name, value)
     topic.full_clean()
-    with transaction.atomic():
-        topic.save()
-        if lead_changed:
-            # Re-save events that follow the default so each is re-planned on commit.
-            for event in topic.events.filter(lead_minutes__isnull=True, status=Event.Status.SCHEDULED):
-                event.save(update_fields=["updated_at"])
+    topic.save()
+    if lead_changed:
+        topic_id = topic.pk
+        transaction.on_commit(lambda: _touch_events_following_default(topic_id))
     return topic
+
+
+def _touch_events_following_default(topic_id: int) -> None:
+    """Re-save (and so re-plan) each upcoming event that uses the topic's default lead,
+    one short transaction each, so no fire on the topic waits for the whole loop."""
+    upcoming = Event.objects.filter(
+        topic_id=topic_id, lead_minutes__isnull=True, status=Event.Status.SCHEDULED, starts_at__gt=timezone.now()
+    )
+    for event in upcoming.iterator():
+        event.save(update_fields=["updated_at"])
 
 
 def event_create(
@@ -65,23 +75,33 @@ def event_create(
 
 
 def event_update(*, event: Event, **fields: object) -> Event:
-    """Edit an event; a new ``starts_at`` or ``lead_minutes`` moves its notification."""
-    if event.status == Event.Status.CANCELLED:
-        raise ValidationError({"status": "A cancelled event cannot be changed."})
-    if "topic" in fields and fields["topic"] != event.topic:
-        raise ValidationError({"topic": "An event cannot move to another topic; cancel it and create a new one."})
-    if "starts_at" in fields and fields["starts_at"] != event.starts_at:
-        _require_future_start(fields["starts_at"])  # type: ignore[arg-type]
-    for name, value in fields.items():
-        setattr(event, name, value)
-    event.full_clean()
-    event.save()
-    return event
+    """Edit an event; a new ``starts_at`` or ``lead_minutes`` moves its notification.
+
+    The row is re-read under a lock and only changed columns are written, so an edit
+    that raced a cancel can neither undo the cancel nor slip past its check.
+    """
+    with transaction.atomic():
+        current = Event.objects.select_for_update().select_related("topic").get(pk=event.pk)
+        if current.status == Event.Status.CANCELLED:
+            raise ValidationError({"status": "A cancelled event cannot be changed."})
+        if "topic" in fields and fields["topic"] != current.topic:
+            raise ValidationError({"topic": "An event cannot move to another topic; cancel it and create a new one."})
+        changed = [name for name, value in fields.items() if getattr(current, name) != value]
+        if "starts_at" in changed:
+            _require_future_start(fields["starts_at"])  # type: ignore[arg-type]
+        for name in changed:
+            setattr(current, name, fields[name])
+        current.full_clean()
+        if changed:
+            current.save(update_fields=[*changed, "updated_at"])
+    return current
 
 
 def event_cancel(*, event: Event) -> Event:
     """Cancel an event; its pending notifications are cancelled on commit. Idempotent."""
-    if event.status != Event.Status.CANCELLED:
-        event.status = Event.Status.CANCELLED
-        event.save(update_fields=["status", "updated_at"])
-    return event
+    with transaction.atomic():
+        current = Event.objects.select_for_update().get(pk=event.pk)
+        if current.status != Event.Status.CANCELLED:
+            current.status = Event.Status.CANCELLED
+            current.save(update_fields=["status", "updated_at"])
+    return current

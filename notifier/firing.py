@@ -14,8 +14,10 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from delivery.aws import sns_client
@@ -32,11 +34,19 @@ RETRY_BASE_SECONDS = 1.0
 RETRY_CAP_SECONDS = 60.0
 Outcome = DeliveryAttempt.Outcome
 
+# Locks in id order like every multi-row locker here; a row someone else holds is
+# left alone (a claim wins it, a re-plan retires it, or reconcile hands it on).
 _CLAIM_SQL = """
-UPDATE delivery_notification
-SET state = 'sending', attempts = attempts + 1, updated_at = %(now)s
-WHERE id = ANY(%(ids)s) AND state = 'armed'
-RETURNING id, attempts
+WITH claimable AS (
+    SELECT id FROM delivery_notification
+    WHERE id = ANY(%(ids)s) AND state = 'armed'
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE delivery_notification n
+SET state = 'sending', attempts = n.attempts + 1, updated_at = %(now)s
+FROM claimable WHERE n.id = claimable.id
+RETURNING n.id, n.attempts
 """
 
 
@@ -92,8 +102,21 @@ def _publish(notification: Notification) -> str:
     message = build_message(notification, event, event.topic)
     try:
         return sns_client().publish(**message.publish_kwargs())["MessageId"]
+    except SoftTimeLimitExceeded:
+        raise  # the task is out of time: stop the batch, reconcile re-arms what is left
     except Exception as exc:
         raise classify(exc) from exc
+
+
+def _retry_delay(notification: Notification, attempt: int) -> float | None:
+    return retry_delay_seconds(
+        attempt,
+        base=RETRY_BASE_SECONDS,
+        cap=RETRY_CAP_SECONDS,
+        deadline=notification.deadline,
+        now=timezone.now(),
+        rand=random.random(),
+    )
 
 
 def _handle_error(notification: Notification, error: DeliveryError, result: FireResult) -> None:
@@ -101,14 +124,7 @@ def _handle_error(notification: Notification, error: DeliveryError, result: Fire
     reason = str(error)
     delay = None
     if not error.permanent and notification.attempts < settings.NOTIFIER_MAX_ATTEMPTS:
-        delay = retry_delay_seconds(
-            notification.attempts,
-            base=RETRY_BASE_SECONDS,
-            cap=RETRY_CAP_SECONDS,
-            deadline=notification.deadline,
-            now=now,
-            rand=random.random(),
-        )
+        delay = _retry_delay(notification, notification.attempts)
     outcome = Outcome.PERMANENT_ERROR if error.permanent else Outcome.TRANSIENT_ERROR
     if delay is None:
         why = "permanent error" if error.permanent else "retries exhausted before the deadline"
@@ -133,6 +149,32 @@ def _handle_error(notification: Notification, error: DeliveryError, result: Fire
     result.retrying.append((notification.pk, delay))
     logger.warning(
         "notification retry id=%s attempt=%s in=%.1fs reason=%s", notification.pk, notification.attempts, delay, reason
+    )
+
+
+def _defer(notification: Notification, failing: DeliveryError, result: FireResult) -> bool:
+    """SNS just failed for an earlier row of this batch: hand this one back untried, its
+    claim undone so it spends no attempt. False when no retry fits before the deadline."""
+    delay = _retry_delay(notification, max(notification.attempts - 1, 1))
+    if delay is None:
+        return False
+    now = timezone.now()
+    Notification.objects.filter(pk=notification.pk, state=NotificationState.SENDING).update(
+        state=NotificationState.ARMED,
+        attempts=F("attempts") - 1,
+        next_attempt_at=now + timedelta(seconds=delay),
+        last_error=f"deferred, SNS failing: {failing}",
+        updated_at=now,
+    )
+    DeliveryAttempt.objects.filter(notification_id=notification.pk, number=notification.attempts).delete()
+    result.retrying.append((notification.pk, delay))
+    return True
+
+
+def _close_retired_attempt(notification_id: int) -> None:
+    """The row was retired (event moved or cancelled) between its claim and its publish."""
+    DeliveryAttempt.objects.filter(notification_id=notification_id, outcome=Outcome.IN_PROGRESS).update(
+        outcome=Outcome.SKIPPED_STALE, finished_at=timezone.now(), error="retired before publishing"
     )
 
 
@@ -161,8 +203,7 @@ def _send_one(notification: Notification, failing: DeliveryError | None, result:
         _finish(notification, outcome, reason, state=state, last_error=reason)
         result.skipped.append(notification.pk)
         return failing
-    if failing is not None:
-        _handle_error(notification, DeliveryError(f"not tried: {failing}", permanent=False), result)
+    if failing is not None and _defer(notification, failing, result):
         return failing
     try:
         message_id = _publish(notification)
@@ -192,7 +233,9 @@ def publish_claimed(*, notification_ids: list[int]) -> FireResult:
     for notification_id in ordered.values_list("pk", flat=True):
         with transaction.atomic():
             notification = _lock(notification_id)
-            if notification is not None:
+            if notification is None:
+                _close_retired_attempt(notification_id)
+            else:
                 failing = _send_one(notification, failing, result)
     if result.retrying:
         _enqueue_retries(result.retrying)

@@ -2,9 +2,9 @@
 
 The same two statements serve the nightly window and a single event: first retire
 active rows that no longer match their event (moved, lead changed, cancelled), then
-upsert one row per live event keyed by ``notification_key``. ``ON CONFLICT`` makes
-re-planning a no-op, except that a row retired earlier is revived when its event
-comes back to the same time.
+insert one row per live event keyed by ``notification_key``. ``ON CONFLICT`` makes
+re-planning a no-op; for a single event, a row retired earlier is revived when the
+event comes back to the same time.
 """
 
 import logging
@@ -30,21 +30,29 @@ KEY_SQL = (
     f"({LEAD_SQL})::text, 'UTF8')), 'hex')"
 )
 
+# Rows are locked in id order (as the fire claim locks them), so two multi-row
+# lockers never deadlock; the window pass skips rows a fire is busy with (the fire
+# re-checks the event itself), plan_event waits for them.
 _RETIRE_SQL = f"""
+WITH stale AS (
+    SELECT n.id, e.status FROM delivery_notification n
+    JOIN events_event e ON e.id = n.event_id JOIN events_topic t ON t.id = e.topic_id
+    WHERE n.state IN ('planned', 'armed', 'sending')
+      AND (e.status = 'cancelled' OR n.key <> {KEY_SQL})
+      AND {{event_filter}}
+    ORDER BY n.id
+    FOR UPDATE OF n {{skip_locked}}
+)
 UPDATE delivery_notification n
-SET state = CASE WHEN e.status = 'cancelled' THEN 'cancelled' ELSE 'superseded' END,
-    last_error = CASE WHEN e.status = 'cancelled' THEN 'event cancelled'
+SET state = CASE WHEN stale.status = 'cancelled' THEN 'cancelled' ELSE 'superseded' END,
+    last_error = CASE WHEN stale.status = 'cancelled' THEN 'event cancelled'
                       ELSE 'event moved or lead changed; replaced by a new notification' END,
     updated_at = %(now)s
-FROM events_event e JOIN events_topic t ON t.id = e.topic_id
-WHERE n.event_id = e.id
-  AND n.state IN ('planned', 'armed', 'sending')
-  AND (e.status = 'cancelled' OR n.key <> {KEY_SQL})
-  AND {{event_filter}}
+FROM stale WHERE n.id = stale.id
 RETURNING n.id
 """
 
-_UPSERT_SQL = f"""
+_INSERT_SQL = f"""
 INSERT INTO delivery_notification
     (event_id, key, lead_minutes, due_at, deadline, state, attempts,
      sns_message_id, last_error, created_at, updated_at)
@@ -53,12 +61,23 @@ SELECT e.id, {KEY_SQL}, {LEAD_SQL},
        e.starts_at, 'planned', 0, '', '', %(now)s, %(now)s
 FROM events_event e JOIN events_topic t ON t.id = e.topic_id
 WHERE e.status = 'scheduled' AND e.starts_at > %(now)s AND {{event_filter}}
-ON CONFLICT (key) DO UPDATE
+"""
+
+# Set-based passes: DO NOTHING takes no lock on existing rows, so planning never waits
+# for (or deadlocks with) a fire that holds them.
+_PLAN_SQL = _INSERT_SQL + "ON CONFLICT (key) DO NOTHING RETURNING id"
+
+# One event, under its row lock: an event moved back to an earlier time has that
+# time's key again, so its superseded or cancelled row is revived. DO UPDATE locks the
+# conflicting row, which is why only plan_event uses it.
+_REPLAN_SQL = (
+    _INSERT_SQL
+    + """ON CONFLICT (key) DO UPDATE
 SET state = 'planned', due_at = EXCLUDED.due_at, armed_at = NULL, next_attempt_at = NULL,
     last_error = '', updated_at = EXCLUDED.updated_at
 WHERE delivery_notification.state IN ('superseded', 'cancelled')
-RETURNING id
-"""
+RETURNING id"""
+)
 
 # Due within the window: lead varies per event, so filter on due time, not start.
 _WINDOW_FILTER = f"e.starts_at - make_interval(mins => {LEAD_SQL}) < %(until)s"
@@ -74,13 +93,15 @@ class PlanResult:
     skipped: bool = False  # another process held the plan lock
 
 
-def _plan(event_filter: str, params: dict[str, object], *, retire: bool = True) -> PlanResult:
+def _plan(event_filter: str, params: dict[str, object], *, single_event: bool, retire: bool = True) -> PlanResult:
     retired = 0
     with connection.cursor() as cursor:
         if retire:
-            cursor.execute(_RETIRE_SQL.format(event_filter=event_filter), params)
+            skip_locked = "" if single_event else "SKIP LOCKED"
+            cursor.execute(_RETIRE_SQL.format(event_filter=event_filter, skip_locked=skip_locked), params)
             retired = cursor.rowcount
-        cursor.execute(_UPSERT_SQL.format(event_filter=event_filter), params)
+        insert = _REPLAN_SQL if single_event else _PLAN_SQL
+        cursor.execute(insert.format(event_filter=event_filter), params)
         planned = [row[0] for row in cursor.fetchall()]
     return PlanResult(planned=planned, retired=retired)
 
@@ -90,7 +111,7 @@ def plan_window(*, hours: int | None = None, now: datetime | None = None) -> Pla
     now = now or timezone.now()
     hours = settings.NOTIFIER_PLAN_WINDOW_HOURS if hours is None else hours
     with transaction.atomic():
-        result = _plan(_WINDOW_FILTER, {"now": now, "until": now + timedelta(hours=hours)})
+        result = _plan(_WINDOW_FILTER, {"now": now, "until": now + timedelta(hours=hours)}, single_event=False)
     logger.info("plan window hours=%s planned=%s retired=%s", hours, len(result.planned), result.retired)
     return result
 
@@ -117,7 +138,7 @@ def plan_event(*, event_id: int, now: datetime | None = None) -> PlanResult:
             cursor.execute("SELECT id FROM events_event WHERE id = %s FOR UPDATE", [event_id])
             if cursor.fetchone() is None:
                 return PlanResult(planned=[], retired=0)
-        result = _plan(_EVENT_FILTER, {"now": now, "event_id": event_id})
+        result = _plan(_EVENT_FILTER, {"now": now, "event_id": event_id}, single_event=True)
     logger.info("plan event=%s planned=%s retired=%s", event_id, result.planned, result.retired)
     return result
 
@@ -129,7 +150,7 @@ def plan_horizon(*, now: datetime | None = None) -> PlanResult:
     now = now or timezone.now()
     until = now + timedelta(seconds=settings.NOTIFIER_ARM_HORIZON_SECONDS)
     with transaction.atomic():
-        result = _plan(_HORIZON_FILTER, {"now": now, "until": until}, retire=False)
+        result = _plan(_HORIZON_FILTER, {"now": now, "until": until}, single_event=False, retire=False)
     if result.planned:
         logger.warning("plan catch-up found unplanned events: notifications=%s", result.planned)
     return result

@@ -157,3 +157,19 @@ def test_unknown_event_is_404_and_schema_is_served(staff_api):
     assert staff_api.get("/api/v1/events/999999/notifications/").status_code == 404
     schema = staff_api.get("/api/schema/")
     assert schema.status_code == 200 and b"/api/v1/events/" in schema.content
+
+
+def test_topic_slug_is_immutable_and_a_lead_change_replans(staff_api, django_capture_on_commit_callbacks):
+    topic = make_topic(lead=10)
+    with django_capture_on_commit_callbacks(execute=True):
+        event = staff_api.post(
+            "/api/v1/events/", {"topic": topic.slug, "title": "x", "starts_at": future(hours=3)}, format="json"
+        ).json()
+    renamed = staff_api.patch(f"/api/v1/topics/{topic.slug}/", {"slug": "other"}, format="json")
+    assert renamed.status_code == 400 and "slug" in renamed.json()
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = staff_api.patch(f"/api/v1/topics/{topic.slug}/", {"default_lead_minutes": 30}, format="json")
+    assert reply.status_code == 200
+    live = Notification.objects.get(event_id=event["id"], state="planned")
+    assert live.lead_minutes == 30
+    assert live.due_at == Event.objects.get(pk=event["id"]).starts_at - timedelta(minutes=30)

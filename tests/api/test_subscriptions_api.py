@@ -67,3 +67,11 @@ def test_users_see_and_touch_only_their_own(user_api, staff_user):
     assert user_api.patch(f"/api/v1/subscriptions/{other_id}/", {"active": False}, format="json").status_code == 404
     assert user_api.delete(f"/api/v1/subscriptions/{other_id}/").status_code == 404
     assert Subscription.objects.get(pk=other_id).active is True
+
+
+def test_subscriptions_filter_by_topic_slug(user_api):
+    one, two = make_topic(), make_topic()
+    for topic in (one, two):
+        user_api.post("/api/v1/subscriptions/", {"topic": topic.slug, "channel": "in_app"}, format="json")
+    listed = user_api.get(f"/api/v1/subscriptions/?topic={one.slug}").json()
+    assert [row["topic"] for row in listed["results"]] == [one.slug]

@@ -85,12 +85,27 @@ def test_unreachable_sns_is_retried_with_backoff_and_the_batch_is_spared(redis, 
         monkeypatch.undo()
         reset_clients()
     assert [pk for pk, _ in result.retrying] == [first.pk, second.pk]
-    for row in (first, second):
-        row.refresh_from_db()
-        assert row.state == NotificationState.ARMED and row.attempts == 1
-        assert row.next_attempt_at > timezone.now() - timedelta(seconds=1)
-    attempts = DeliveryAttempt.objects.order_by("notification_id")
-    assert [a.outcome for a in attempts] == [DeliveryAttempt.Outcome.TRANSIENT_ERROR] * 2
-    assert "not tried" in attempts[1].error  # SNS was down: the second was not hammered
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.state == second.state == NotificationState.ARMED
+    assert first.next_attempt_at > timezone.now() - timedelta(seconds=1)
+    assert second.next_attempt_at > timezone.now() - timedelta(seconds=1)
+    # SNS was down: the second was handed back untried, spending no attempt.
+    assert (first.attempts, second.attempts) == (1, 0)
+    assert second.last_error.startswith("deferred, SNS failing: EndpointConnectionError")
+    attempts = DeliveryAttempt.objects.all()
+    assert [(a.notification_id, a.outcome) for a in attempts] == [(first.pk, DeliveryAttempt.Outcome.TRANSIENT_ERROR)]
     assert redis.llen("celery") == 2  # one retry task each, with a countdown
     assert os.environ["AWS_ENDPOINT_URL"] != "http://127.0.0.1:9"
+
+
+def test_row_retired_between_claim_and_publish_closes_its_attempt():
+    from notifier.firing import claim, publish_claimed
+
+    row = armed_row()
+    claim(notification_ids=[row.pk])
+    Notification.objects.filter(pk=row.pk).update(state=NotificationState.SUPERSEDED)  # a re-plan won the row
+    result = publish_claimed(notification_ids=[row.pk])
+    assert result.sent == [] and result.skipped == []
+    attempt = DeliveryAttempt.objects.get(notification=row)
+    assert attempt.outcome == DeliveryAttempt.Outcome.SKIPPED_STALE and attempt.finished_at is not None
