@@ -84,7 +84,20 @@ def watch_demo_inbox(env: dict[str, str], queue_url: str, stop: threading.Event)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def stop_on_signal(signum: int, frame: object) -> None:
+    # A second Ctrl-C must not abort the orderly stop half-way and orphan children.
+    for other in STOP_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Set explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop_on_signal)
     env = services.prepare(redis_db=None, with_aws=True)
     env.setdefault("DJANGO_DEBUG", "true")
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -112,7 +125,6 @@ def main() -> None:
     say("demo", "the notifications above fire at their due times: watch for 'inbox' lines. Ctrl-C stops all.")
     say("demo", "-" * 72)
 
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         while all(process.poll() is None for process in processes.values()):
             time.sleep(0.5)
