@@ -104,9 +104,56 @@ def test_row_retired_between_claim_and_publish_closes_its_attempt():
     from notifier.firing import claim, publish_claimed
 
     row = armed_row()
-    claim(notification_ids=[row.pk])
+    claimed = claim(notification_ids=[row.pk])
     Notification.objects.filter(pk=row.pk).update(state=NotificationState.SUPERSEDED)  # a re-plan won the row
-    result = publish_claimed(notification_ids=[row.pk])
+    result = publish_claimed(claimed=claimed)
     assert result.sent == [] and result.skipped == []
     attempt = DeliveryAttempt.objects.get(notification=row)
     assert attempt.outcome == DeliveryAttempt.Outcome.SKIPPED_STALE and attempt.finished_at is not None
+
+
+def test_a_slow_batch_never_publishes_a_row_another_worker_reclaimed():
+    from notifier.arming import reconcile
+    from notifier.firing import claim, publish_claimed
+
+    row = armed_row()
+    slow_batch = claim(notification_ids=[row.pk])  # worker A claims, then is stuck on earlier rows
+    reconcile(now=timezone.now() + timedelta(minutes=5))  # A's row looks stuck: re-armed
+    other = claim(notification_ids=[row.pk])  # worker B claims it: attempt 2
+    assert other == {row.pk: 2}
+    assert publish_claimed(claimed=slow_batch).sent == []  # A reaches the row: no longer its attempt
+    assert publish_claimed(claimed=other).sent == [row.pk]
+    row.refresh_from_db()
+    assert row.state == NotificationState.SENT and row.attempts == 2
+    outcomes = dict(DeliveryAttempt.objects.filter(notification=row).values_list("number", "outcome"))
+    assert outcomes == {1: DeliveryAttempt.Outcome.ABANDONED, 2: DeliveryAttempt.Outcome.SENT}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_lost_after_publish_is_recorded_once_not_republished(monkeypatch):
+    """The connection dies between SNS accepting the message and the ledger write."""
+    import psycopg
+    from django.db import connection
+
+    from notifier import firing
+    from tests.conftest import database_url
+
+    row = armed_row()
+    publishes = []
+    real_publish = firing._publish
+
+    def publish_then_lose_the_database(notification):
+        message_id = real_publish(notification)
+        publishes.append(message_id)
+        if len(publishes) == 1:
+            with psycopg.connect(database_url(), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+        return message_id
+
+    monkeypatch.setattr(firing, "_publish", publish_then_lose_the_database)
+    result = fire(notification_ids=[row.pk])
+    assert len(publishes) == 1  # reconnected and recorded: no second publish
+    assert result.sent == [row.pk]
+    row.refresh_from_db()
+    assert row.state == NotificationState.SENT and row.sns_message_id == publishes[0] and row.attempts == 1
+    assert DeliveryAttempt.objects.get(notification=row).outcome == DeliveryAttempt.Outcome.SENT
