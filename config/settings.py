@@ -121,11 +121,15 @@ NOTIFIER_LEAD_MINUTES = env.int("NOTIFIER_LEAD_MINUTES", default=10)
 NOTIFIER_PLAN_WINDOW_HOURS = env.int("NOTIFIER_PLAN_WINDOW_HOURS", default=24)
 NOTIFIER_PLAN_CRON = env.str("NOTIFIER_PLAN_CRON", default="30 3 * * *")
 NOTIFIER_PLAN_LOCK_TTL_SECONDS = env.int("NOTIFIER_PLAN_LOCK_TTL_SECONDS", default=600)
-NOTIFIER_ARM_INTERVAL_SECONDS = env.int("NOTIFIER_ARM_INTERVAL_SECONDS", default=30)
+NOTIFIER_ARM_INTERVAL_SECONDS = env.int("NOTIFIER_ARM_INTERVAL_SECONDS", default=10)
 NOTIFIER_ARM_HORIZON_SECONDS = env.int("NOTIFIER_ARM_HORIZON_SECONDS", default=300)
 NOTIFIER_RECONCILE_GRACE_SECONDS = env.int("NOTIFIER_RECONCILE_GRACE_SECONDS", default=15)
-NOTIFIER_SENDING_TIMEOUT_SECONDS = env.int("NOTIFIER_SENDING_TIMEOUT_SECONDS", default=60)
+NOTIFIER_SENDING_TIMEOUT_SECONDS = env.int("NOTIFIER_SENDING_TIMEOUT_SECONDS", default=30)
 NOTIFIER_SEND_LATE = env.bool("NOTIFIER_SEND_LATE", default=False)
+NOTIFIER_LAG_ALERT_SECONDS = env.int("NOTIFIER_LAG_ALERT_SECONDS", default=30)
+NOTIFIER_LAG_P99_TARGET_SECONDS = env.float("NOTIFIER_LAG_P99_TARGET_SECONDS", default=3.0)
+NOTIFIER_SLO_CHECK_INTERVAL_SECONDS = env.int("NOTIFIER_SLO_CHECK_INTERVAL_SECONDS", default=60)
+NOTIFIER_ALERT_TOPIC_ARN = env.str("NOTIFIER_ALERT_TOPIC_ARN", default="")
 NOTIFIER_MAX_ATTEMPTS = env.int("NOTIFIER_MAX_ATTEMPTS", default=5)
 NOTIFIER_FIRE_BATCH_SIZE = env.int("NOTIFIER_FIRE_BATCH_SIZE", default=50)
 NOTIFIER_SNS_TOPIC_PREFIX = env.str("NOTIFIER_SNS_TOPIC_PREFIX", default="notifier-")
@@ -150,7 +154,20 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 # Ack after the task ran, so a worker killed mid-publish gives the message back;
 # the fire claim makes a second run a no-op.
 CELERY_TASK_ACKS_LATE = True
+# A pool process killed mid-task (OOM, SIGKILL) requeues its message instead of
+# acking it as failed; re-running is safe for the same reason.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Broker connection lost: running tasks cannot ack any more and will be redelivered,
+# so stop them rather than let two copies race (the claim would make one a no-op).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Keep reconnecting while Redis restarts; the DB holds the schedule meanwhile.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Rolling deploys: SIGTERM lets in-flight publishes finish; held ETA tasks go back to
+# Redis at shutdown (kombu restores unacked messages). A cold shutdown (SIGQUIT, or
+# SIGTERM with REMAP_SIGTERM=SIGQUIT) waits this long for running tasks first, also when
+# only ETA tasks are held, well inside Kubernetes' 30 s grace period.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
+CELERY_WORKER_ENABLE_SOFT_SHUTDOWN_ON_IDLE = True
 # A fire batch that hangs must not hold its notifications for ever (reconcile retakes them).
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_TIME_LIMIT = 120

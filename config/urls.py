@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from delivery.api import EventNotificationsView, NotificationViewSet
 from events.api import EventViewSet, TopicViewSet
+from notifier.views import metrics
 from subscriptions.api import SubscriptionViewSet
 
 router = DefaultRouter()
@@ -24,4 +25,5 @@ urlpatterns = [
     ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("metrics", metrics, name="metrics"),
 ]

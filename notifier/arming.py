@@ -15,14 +15,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from notifier.metrics import count_outcome
 from notifier.scheduling import arm_cutoff
+from notifier.slo import alert
 
 logger = logging.getLogger(__name__)
 
 ARM_BATCH_LIMIT = 50_000
 
 # Every statement below skips locked rows, so the pass never waits on a fire or a
-# re-plan; what it skips it meets again 30 s later.
+# re-plan; what it skips it meets again at the next pass.
 _EXPIRE_SQL = """
 WITH overdue AS (
     SELECT id FROM delivery_notification
@@ -160,7 +162,11 @@ def reconcile(*, now: datetime | None = None) -> ArmResult:
                 cursor.execute(_ABANDON_ATTEMPTS_SQL, {"now": now, "ids": result.recovered_stuck})
         transaction.on_commit(lambda: enqueue_fire(lost + stuck))
     if result.expired:
-        logger.error("ALERT notifications expired unsent count=%s ids=%s", len(result.expired), result.expired[:50])
+        count_outcome("expired", len(result.expired))
+        alert(
+            "notifications expired unsent",
+            f"{len(result.expired)} notification(s) passed their deadline unsent: ids {result.expired[:50]}",
+        )
     if result.requeued_lost or result.recovered_stuck:
         logger.warning(
             "reconcile re-enqueued lost=%s recovered_stuck=%s", result.requeued_lost[:50], result.recovered_stuck[:50]
@@ -169,7 +175,7 @@ def reconcile(*, now: datetime | None = None) -> ArmResult:
 
 
 def arm_and_reconcile(*, now: datetime | None = None) -> ArmResult:
-    """The 30-second pass: reconcile first, so overdue rows past their deadline expire
+    """The periodic pass (NOTIFIER_ARM_INTERVAL_SECONDS): reconcile first, so overdue rows past their deadline expire
     instead of being armed."""
     fixed = reconcile(now=now)
     armed = arm(now=now)

@@ -9,6 +9,7 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 
 PLAN_TASK_NAME = "notifier: nightly plan"
 ARM_TASK_NAME = "notifier: arm and reconcile"
+SLO_TASK_NAME = "notifier: lag SLO check"
 
 
 def parse_cron(expression: str) -> dict[str, str]:
@@ -30,6 +31,9 @@ def beat_schedule_sync() -> None:
     interval, _ = IntervalSchedule.objects.get_or_create(
         every=settings.NOTIFIER_ARM_INTERVAL_SECONDS, period=IntervalSchedule.SECONDS
     )
+    slo_interval, _ = IntervalSchedule.objects.get_or_create(
+        every=settings.NOTIFIER_SLO_CHECK_INTERVAL_SECONDS, period=IntervalSchedule.SECONDS
+    )
     PeriodicTask.objects.update_or_create(
         name=PLAN_TASK_NAME,
         defaults={"task": "notifier.plan_window", "crontab": crontab, "interval": None, "enabled": True},
@@ -43,5 +47,15 @@ def beat_schedule_sync() -> None:
             "enabled": True,
             # A pass that waited longer than one interval is superseded by the next.
             "expire_seconds": settings.NOTIFIER_ARM_INTERVAL_SECONDS,
+        },
+    )
+    PeriodicTask.objects.update_or_create(
+        name=SLO_TASK_NAME,
+        defaults={
+            "task": "notifier.slo_check",
+            "interval": slo_interval,
+            "crontab": None,
+            "enabled": True,
+            "expire_seconds": settings.NOTIFIER_SLO_CHECK_INTERVAL_SECONDS,
         },
     )

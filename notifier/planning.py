@@ -8,6 +8,7 @@ event comes back to the same time.
 """
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from events.models import MAX_LEAD_MINUTES
 from notifier.locks import PLAN_LOCK_NAME, RedisLock
+from notifier.metrics import count_outcome
 from notifier.redis_client import redis_client
 from notifier.scheduling import KEY_TIMESTAMP_SQL_FORMAT
 
@@ -49,7 +51,7 @@ SET state = CASE WHEN stale.status = 'cancelled' THEN 'cancelled' ELSE 'supersed
                       ELSE 'event moved or lead changed; replaced by a new notification' END,
     updated_at = %(now)s
 FROM stale WHERE n.id = stale.id
-RETURNING n.id
+RETURNING n.state
 """
 
 _INSERT_SQL = f"""
@@ -99,7 +101,10 @@ def _plan(event_filter: str, params: dict[str, object], *, single_event: bool, r
         if retire:
             skip_locked = "" if single_event else "SKIP LOCKED"
             cursor.execute(_RETIRE_SQL.format(event_filter=event_filter, skip_locked=skip_locked), params)
-            retired = cursor.rowcount
+            retired_states = Counter(state for (state,) in cursor.fetchall())
+            retired = sum(retired_states.values())
+            for state, amount in retired_states.items():
+                transaction.on_commit(lambda state=state, amount=amount: count_outcome(state, amount))
         insert = _REPLAN_SQL if single_event else _PLAN_SQL
         cursor.execute(insert.format(event_filter=event_filter), params)
         planned = [row[0] for row in cursor.fetchall()]

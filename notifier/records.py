@@ -2,9 +2,11 @@
 
 from dataclasses import dataclass, field
 
+from django.db import transaction
 from django.utils import timezone
 
-from delivery.models import DeliveryAttempt, Notification, NotificationState
+from delivery.models import TERMINAL_STATES, DeliveryAttempt, Notification, NotificationState
+from notifier.metrics import count_outcome
 
 Outcome = DeliveryAttempt.Outcome
 
@@ -25,7 +27,12 @@ class FireResult:
 
 def finish(notification: Notification, outcome: str, error: str = "", **fields: object) -> None:
     now = timezone.now()
-    Notification.objects.filter(pk=notification.pk, state=NotificationState.SENDING).update(updated_at=now, **fields)
+    changed = Notification.objects.filter(pk=notification.pk, state=NotificationState.SENDING).update(
+        updated_at=now, **fields
+    )
+    state = fields.get("state")
+    if changed and state in TERMINAL_STATES:
+        transaction.on_commit(lambda: count_outcome(str(state)))
     DeliveryAttempt.objects.filter(notification_id=notification.pk, number=notification.attempts).update(
         outcome=outcome, finished_at=now, error=error[:2000], sns_message_id=fields.get("sns_message_id", "")
     )

@@ -6,7 +6,7 @@ from celery import shared_task
 from celery.signals import worker_process_init
 
 from delivery.aws import sns_client
-from notifier import firing, services
+from notifier import firing, services, slo
 
 
 @worker_process_init.connect
@@ -31,3 +31,8 @@ def fire_notifications(notification_ids: list[int]) -> None:
     # Retries are scheduled by the fire service itself (bounded by each deadline),
     # so the task never uses Celery's retry; a crash is recovered by reconcile.
     firing.fire(notification_ids=notification_ids)
+
+
+@shared_task(name="notifier.slo_check")
+def slo_check() -> None:
+    slo.slo_check()
