@@ -157,3 +157,13 @@ def test_database_lost_after_publish_is_recorded_once_not_republished(monkeypatc
     row.refresh_from_db()
     assert row.state == NotificationState.SENT and row.sns_message_id == publishes[0] and row.attempts == 1
     assert DeliveryAttempt.objects.get(notification=row).outcome == DeliveryAttempt.Outcome.SENT
+
+
+def test_oversize_message_fails_permanently_without_publishing():
+    row = armed_row()
+    Event.objects.filter(pk=row.event_id).update(description="x" * 300_000)
+    result = fire(notification_ids=[row.pk])
+    assert result.failed == [row.pk]
+    row.refresh_from_db()
+    assert row.state == NotificationState.FAILED and row.attempts == 1 and not row.sns_message_id
+    assert "over SNS's 262144" in row.last_error
