@@ -26,36 +26,20 @@ def parse_cron(expression: str) -> dict[str, str]:
     }
 
 
+def _every(name: str, task: str, seconds: int) -> None:
+    interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.update_or_create(
+        name=name,
+        # A run that waited longer than one interval is superseded by the next one.
+        defaults={"task": task, "interval": interval, "crontab": None, "enabled": True, "expire_seconds": seconds},
+    )
+
+
 def beat_schedule_sync() -> None:
     crontab, _ = CrontabSchedule.objects.get_or_create(timezone="UTC", **parse_cron(settings.NOTIFIER_PLAN_CRON))
-    interval, _ = IntervalSchedule.objects.get_or_create(
-        every=settings.NOTIFIER_ARM_INTERVAL_SECONDS, period=IntervalSchedule.SECONDS
-    )
-    slo_interval, _ = IntervalSchedule.objects.get_or_create(
-        every=settings.NOTIFIER_SLO_CHECK_INTERVAL_SECONDS, period=IntervalSchedule.SECONDS
-    )
     PeriodicTask.objects.update_or_create(
         name=PLAN_TASK_NAME,
         defaults={"task": "notifier.plan_window", "crontab": crontab, "interval": None, "enabled": True},
     )
-    PeriodicTask.objects.update_or_create(
-        name=ARM_TASK_NAME,
-        defaults={
-            "task": "notifier.arm",
-            "interval": interval,
-            "crontab": None,
-            "enabled": True,
-            # A pass that waited longer than one interval is superseded by the next.
-            "expire_seconds": settings.NOTIFIER_ARM_INTERVAL_SECONDS,
-        },
-    )
-    PeriodicTask.objects.update_or_create(
-        name=SLO_TASK_NAME,
-        defaults={
-            "task": "notifier.slo_check",
-            "interval": slo_interval,
-            "crontab": None,
-            "enabled": True,
-            "expire_seconds": settings.NOTIFIER_SLO_CHECK_INTERVAL_SECONDS,
-        },
-    )
+    _every(ARM_TASK_NAME, "notifier.arm", settings.NOTIFIER_ARM_INTERVAL_SECONDS)
+    _every(SLO_TASK_NAME, "notifier.slo_check", settings.NOTIFIER_SLO_CHECK_INTERVAL_SECONDS)

@@ -52,11 +52,17 @@ def assert_sent_once(events: list[dict]) -> list[Notification]:
     return rows
 
 
+def held_by_the_worker(rig: Rig, topic: dict, due_in: list[float]) -> list[dict]:
+    """Events armed on creation whose ETA tasks the worker has received and holds."""
+    events = [create_event(rig, topic, seconds) for seconds in due_in]
+    wait_until(lambda: all_in_state(events, "armed"), 10, "arming")
+    wait_until(lambda: rig.worker.text().count("notifier.fire[") >= len(events), 10, "the worker to hold the tasks")
+    return events
+
+
 def test_a_worker_sigkilled_while_holding_eta_tasks(rig):
     topic, inbox = rig.topic()
-    events = [create_event(rig, topic, 6 + i) for i in range(5)]
-    wait_until(lambda: all_in_state(events, "armed"), 10, "arming")
-    wait_until(lambda: rig.worker.text().count("notifier.fire[") >= 5, 10, "the worker to hold the ETA tasks")
+    events = held_by_the_worker(rig, topic, [6 + i for i in range(5)])
     rig.worker.signal(signal.SIGKILL)
     rig.worker.process.wait()
     rig.worker = rig.start_worker("worker-2")
@@ -70,9 +76,7 @@ def test_a_worker_sigkilled_while_holding_eta_tasks(rig):
 
 def test_b_redis_restarted_empty_after_arming(rig):
     topic, inbox = rig.topic()
-    events = [create_event(rig, topic, 6 + i) for i in range(5)]
-    wait_until(lambda: all_in_state(events, "armed"), 10, "arming")
-    wait_until(lambda: rig.worker.text().count("notifier.fire[") >= 5, 10, "the worker to hold the ETA tasks")
+    events = held_by_the_worker(rig, topic, [6 + i for i in range(5)])
     rig.redis.kill()  # no persistence: every queued and unacked message is gone
     rig.redis.start()
     inbox.wait_for(len(events), timeout=60)
@@ -233,9 +237,7 @@ def test_f_moves_and_cancels_while_planned_armed_and_being_sent(rig):
 
 def test_g_warm_restart_of_the_worker_holding_eta_tasks(rig):
     topic, inbox = rig.topic()
-    events = [create_event(rig, topic, 8 + i * 0.5) for i in range(5)]
-    wait_until(lambda: all_in_state(events, "armed"), 10, "arming")
-    wait_until(lambda: rig.worker.text().count("notifier.fire[") >= 5, 10, "the worker to hold the ETA tasks")
+    events = held_by_the_worker(rig, topic, [8 + i * 0.5 for i in range(5)])
     rig.worker.process.send_signal(signal.SIGTERM)  # what Kubernetes sends in a rolling deploy
     replacement = rig.start_worker("worker-2")
     rig.worker.process.wait(timeout=30)
