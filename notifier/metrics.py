@@ -29,7 +29,12 @@ class LedgerCollector:
         outcomes = CounterMetricFamily(
             "notifier_notifications", "Notifications that reached a terminal state", labels=["state"]
         )
-        for name, value in sorted(redis_client().hgetall(COUNTERS_KEY).items()):
+        try:
+            counted = redis_client().hgetall(COUNTERS_KEY)
+        except Exception as exc:  # Redis down: still serve what the ledger knows
+            logger.warning("outcome counters unavailable: %s", exc)
+            counted = {}
+        for name, value in sorted(counted.items()):
             outcomes.add_metric([name.decode()], int(value))
         yield outcomes
 

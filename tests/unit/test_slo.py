@@ -89,3 +89,12 @@ def test_metrics_endpoint_counts_outcomes_and_live_rows(client, redis):
     assert 'notifier_live_notifications{state="planned"} 1.0' in body
     assert redis.hgetall(COUNTERS_KEY)
     assert json.dumps(body)  # plain text, no error page
+
+
+def test_metrics_still_served_when_redis_is_down(client):
+    event = make_event(make_topic(), starts_in=timedelta(hours=1))
+    plan_event(event_id=event.pk)
+    with override_settings(REDIS_URL="redis://127.0.0.1:9/0"):  # nothing listens there
+        reply = client.get("/metrics")
+    assert reply.status_code == 200
+    assert 'notifier_live_notifications{state="planned"} 1.0' in reply.content.decode()
