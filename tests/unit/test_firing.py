@@ -167,3 +167,29 @@ def test_oversize_message_fails_permanently_without_publishing():
     row.refresh_from_db()
     assert row.state == NotificationState.FAILED and row.attempts == 1 and not row.sns_message_id
     assert "over SNS's 262144" in row.last_error
+
+
+def test_fifo_topic_publishes_with_group_and_dedup_id():
+    from delivery.aws import sqs_client
+    from delivery.topics import topic_ensure_sns
+
+    topic = make_topic(fifo=True)
+    arn = topic_ensure_sns(topic=topic)
+    assert arn.endswith(".fifo")
+    queue = sqs_client().create_queue(
+        QueueName=f"{topic.slug}.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"}
+    )["QueueUrl"]
+    queue_arn = sqs_client().get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    from delivery.aws import sns_client
+
+    sns_client().subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    event = make_event(topic, starts_in=timedelta(minutes=9))
+    plan_event(event_id=event.pk)
+    Notification.objects.filter(event=event).update(state=NotificationState.ARMED)
+    row = Notification.objects.get(event=event)
+    assert fire(notification_ids=[row.pk]).sent == [row.pk]
+    message = sqs_client().receive_message(
+        QueueUrl=queue, AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=1
+    )["Messages"][0]
+    assert message["Attributes"]["MessageGroupId"] == topic.slug
+    assert message["Attributes"]["MessageDeduplicationId"] == row.key
