@@ -48,9 +48,12 @@ def _hostname() -> str:
     return socket.gethostname()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def celery_worker(django_db_setup, django_db_blocker, moto_server) -> Iterator[subprocess.Popen[bytes]]:
-    """One worker process for the e2e session, on the test database and test Redis db."""
+    """One worker process for the e2e tests, on the test database and test Redis db.
+
+    Package-scoped: it must be gone before other tests run, or it would consume the fire
+    tasks their on-commit arming puts on the same Redis db and race their assertions."""
     import redis as redis_lib
 
     broker = redis_lib.Redis.from_url(settings.CELERY_BROKER_URL)
