@@ -18,6 +18,7 @@ from django.utils import timezone
 from notifier.metrics import count_outcome
 from notifier.scheduling import arm_cutoff
 from notifier.slo import alert
+from notifier.sql import fetch_all
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +101,6 @@ class ArmResult:
 Row = tuple[int, datetime, datetime]
 
 
-def _fetch(sql: str, params: dict[str, object]) -> list[Row]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-
-
 def enqueue_fire(rows: Iterable[Row]) -> None:
     """One fire task per due instant (chunked): a burst of events starting together
     goes out in few tasks, and no notification is ever sent before its due time."""
@@ -134,7 +129,7 @@ def arm(*, ids: list[int] | None = None, now: datetime | None = None) -> ArmResu
         extra, params["ids"] = "AND id = ANY(%(ids)s)", ids
     result = ArmResult()
     with transaction.atomic():
-        rows = _fetch(_ARM_SQL.format(extra=extra), params)
+        rows = fetch_all(_ARM_SQL.format(extra=extra), params)
         result.armed = [row[0] for row in rows]
         transaction.on_commit(lambda: enqueue_fire(rows))
     return result
@@ -152,9 +147,9 @@ def reconcile(*, now: datetime | None = None) -> ArmResult:
     result = ArmResult()
     with transaction.atomic():
         if not settings.NOTIFIER_SEND_LATE:
-            result.expired = [row[0] for row in _fetch(_EXPIRE_SQL, params)]
-        lost = _fetch(_LOST_SQL, params)
-        stuck = _fetch(_STUCK_SQL, params)
+            result.expired = [row[0] for row in fetch_all(_EXPIRE_SQL, params)]
+        lost = fetch_all(_LOST_SQL, params)
+        stuck = fetch_all(_STUCK_SQL, params)
         result.requeued_lost = [row[0] for row in lost]
         result.recovered_stuck = [row[0] for row in stuck]
         if stuck:

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from delivery.aws import sns_client
 from delivery.models import TERMINAL_STATES
 from notifier.redis_client import redis_client
+from notifier.sql import fetch_all
 
 logger = logging.getLogger(__name__)
 
@@ -74,14 +74,8 @@ class SloReport:
     live: LiveCounts
 
 
-def _rows(sql: str, params: dict[str, object]) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-
-
 def lag_stats(*, since: datetime, until: datetime) -> LagStats:
-    count, quantiles, worst = _rows(_LAG_SQL, {"since": since, "until": until})[0]
+    count, quantiles, worst = fetch_all(_LAG_SQL, {"since": since, "until": until})[0]
     if not count:
         return LagStats()
     p50, p95, p99, p999 = quantiles
@@ -98,7 +92,7 @@ def overdue_before(now: datetime) -> datetime:
 
 def live_counts(*, now: datetime) -> LiveCounts:
     counts = LiveCounts()
-    for state, total, overdue in _rows(_LIVE_SQL, {"overdue_before": overdue_before(now)}):
+    for state, total, overdue in fetch_all(_LIVE_SQL, {"overdue_before": overdue_before(now)}):
         counts.by_state[state] = total
         counts.overdue += overdue
     return counts
@@ -108,7 +102,7 @@ def slo_report(*, since: datetime, until: datetime | None = None) -> SloReport:
     until = until or timezone.now()
     params = {"since": since, "until": until, "states": list(TERMINAL_STATES)}
     outcomes = {state: 0 for state in TERMINAL_STATES}
-    outcomes.update(dict(_rows(_TERMINAL_SQL, params)))
+    outcomes.update(dict(fetch_all(_TERMINAL_SQL, params)))
     return SloReport(since, until, lag_stats(since=since, until=until), outcomes, live_counts(now=until))
 
 
@@ -133,13 +127,13 @@ def slo_check(*, now: datetime | None = None) -> list[str]:
     limit_ms = settings.NOTIFIER_LAG_ALERT_SECONDS * 1000
     raised = []
 
-    late = _rows(_LATE_SENDS_SQL, {"since": since, "until": now, "limit_ms": limit_ms})
+    late = fetch_all(_LATE_SENDS_SQL, {"since": since, "until": now, "limit_ms": limit_ms})
     if late:
         raised.append("late sends")
         listing = ", ".join(f"#{pk} {lag / 1000:.1f}s" for pk, lag in late)
         alert("late sends", f"{len(late)} notification(s) sent more than {limit_ms / 1000:.0f}s late: {listing}")
 
-    overdue = _rows(_OVERDUE_SQL, {"overdue_before": overdue_before(now)})
+    overdue = fetch_all(_OVERDUE_SQL, {"overdue_before": overdue_before(now)})
     if overdue:
         raised.append("undelivered past due")
         listing = ", ".join(f"#{pk} {state} due {due:%H:%M:%S}" for pk, state, due in overdue)

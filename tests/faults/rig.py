@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 from delivery.models import Notification
+from events.models import Topic
 from notifier.beat import beat_schedule_sync
 from tests.conftest import database_url, engine_env, unique_slug
 from tests.e2e.conftest import Inbox
@@ -172,8 +173,6 @@ class Rig:
         return reply.json()
 
     def topic(self, lead: int = 1) -> tuple[dict, Inbox]:
-        from events.models import Topic
-
         topic = self.call("post", "topics/", slug=unique_slug("f"), name="Fault", default_lead_minutes=lead)
         return topic, Inbox(Topic.objects.get(slug=topic["slug"]))
 

@@ -18,7 +18,7 @@ from notifier.locks import PLAN_LOCK_NAME
 from notifier.planning import plan_window
 from tests.conftest import database_url
 from tests.faults.conftest import record
-from tests.faults.rig import ROOT, Rig, tally, wait_until
+from tests.faults.rig import ROOT, Rig, Tally, tally, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(150)]
 
@@ -52,6 +52,15 @@ def assert_sent_once(events: list[dict]) -> list[Notification]:
     return rows
 
 
+def settle(inbox, events: list[dict], scenario: str, timeout: float = 60) -> Tally:
+    """Wait for every event's message, linger for duplicates, count, record the figures."""
+    inbox.wait_for(len(events), timeout=timeout)
+    inbox.drain(3)
+    result = tally(inbox, assert_sent_once(events))
+    record(scenario, result.line())
+    return result
+
+
 def held_by_the_worker(rig: Rig, topic: dict, due_in: list[float]) -> list[dict]:
     """Events armed on creation whose ETA tasks the worker has received and holds."""
     events = [create_event(rig, topic, seconds) for seconds in due_in]
@@ -66,10 +75,7 @@ def test_a_worker_sigkilled_while_holding_eta_tasks(rig):
     rig.worker.signal(signal.SIGKILL)
     rig.worker.process.wait()
     rig.worker = rig.start_worker("worker-2")
-    inbox.wait_for(len(events), timeout=60)
-    inbox.drain(3)
-    result = tally(inbox, assert_sent_once(events))
-    record("a. worker SIGKILLed holding ETA tasks", result.line())
+    result = settle(inbox, events, "a. worker SIGKILLed holding ETA tasks")
     assert (result.lost, result.duplicated, result.stale) == (0, 0, 0)
     assert result.worst_lag_s <= 30
 
@@ -79,12 +85,9 @@ def test_b_redis_restarted_empty_after_arming(rig):
     events = held_by_the_worker(rig, topic, [6 + i for i in range(5)])
     rig.redis.kill()  # no persistence: every queued and unacked message is gone
     rig.redis.start()
-    inbox.wait_for(len(events), timeout=60)
-    inbox.drain(3)
+    result = settle(inbox, events, "b. Redis restarted empty after arming")
     # Celery 5.7.0 died here ("Unrecoverable error", decision 0003): the worker must ride it out.
     assert rig.worker.process.poll() is None and "Unrecoverable error" not in rig.worker.text()
-    result = tally(inbox, assert_sent_once(events))
-    record("b. Redis restarted empty after arming", result.line())
     assert (result.lost, result.duplicated, result.stale) == (0, 0, 0)
     assert result.worst_lag_s <= 30
 
@@ -242,10 +245,7 @@ def test_g_warm_restart_of_the_worker_holding_eta_tasks(rig):
     replacement = rig.start_worker("worker-2")
     rig.worker.process.wait(timeout=30)
     rig.worker = replacement
-    inbox.wait_for(len(events), timeout=40)
-    inbox.drain(3)
-    result = tally(inbox, assert_sent_once(events))
-    record("g. warm restart (SIGTERM) holding ETA tasks", result.line())
+    result = settle(inbox, events, "g. warm restart (SIGTERM) holding ETA tasks", timeout=40)
     assert (result.lost, result.duplicated, result.stale) == (0, 0, 0)
     assert result.worst_lag_s <= 2.0  # on time: the tasks went back to Redis, not lost
 
