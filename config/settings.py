@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -135,6 +136,13 @@ NOTIFIER_FIRE_BATCH_SIZE = env.int("NOTIFIER_FIRE_BATCH_SIZE", default=50)
 NOTIFIER_SNS_TOPIC_PREFIX = env.str("NOTIFIER_SNS_TOPIC_PREFIX", default="notifier-")
 NOTIFIER_SNS_CONNECT_TIMEOUT_SECONDS = env.float("NOTIFIER_SNS_CONNECT_TIMEOUT_SECONDS", default=2.0)
 NOTIFIER_SNS_READ_TIMEOUT_SECONDS = env.float("NOTIFIER_SNS_READ_TIMEOUT_SECONDS", default=5.0)
+# Channels (issue 4): push platform applications as "gcm=arn:...,apns=arn:...".
+NOTIFIER_PUSH_PLATFORM_ARNS: dict[str, str] = env.dict("NOTIFIER_PUSH_PLATFORM_ARNS", default={})
+NOTIFIER_PUSH_DEFAULT_PLATFORM = env.str("NOTIFIER_PUSH_DEFAULT_PLATFORM", default="gcm")
+NOTIFIER_DISPLAY_TIMEZONE = env.str("NOTIFIER_DISPLAY_TIMEZONE", default="UTC")
+NOTIFIER_INBOX_QUEUE_NAME = env.str("NOTIFIER_INBOX_QUEUE_NAME", default="notifier-inbox")
+NOTIFIER_INBOX_WAIT_SECONDS = env.int("NOTIFIER_INBOX_WAIT_SECONDS", default=20)
+NOTIFIER_SNS_SYNC_INTERVAL_SECONDS = env.int("NOTIFIER_SNS_SYNC_INTERVAL_SECONDS", default=3600)
 
 # --- Celery (each choice says why) -----------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

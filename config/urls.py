@@ -4,16 +4,17 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from delivery.api import EventNotificationsView, NotificationViewSet
+from delivery.api import EventNotificationsView, InboxViewSet, NotificationViewSet
 from events.api import EventViewSet, TopicViewSet
 from notifier.views import metrics
-from subscriptions.api import SubscriptionViewSet
+from subscriptions.api import PreferenceView, SubscriptionViewSet
 
 router = DefaultRouter()
 router.register("topics", TopicViewSet, basename="topic")
 router.register("events", EventViewSet, basename="event")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
+router.register("inbox", InboxViewSet, basename="inbox")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -23,6 +24,7 @@ urlpatterns = [
         EventNotificationsView.as_view(),
         name="event-notifications",
     ),
+    path("api/v1/preferences/", PreferenceView.as_view(), name="preferences"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("metrics", metrics, name="metrics"),

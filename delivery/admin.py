@@ -1,9 +1,12 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from delivery.models import DeliveryAttempt, Notification
+from delivery.models import DeliveryAttempt, InboxMessage, MessageTemplate, Notification
+from delivery.rendering import template_check
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -63,3 +66,40 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
     list_filter = ["outcome", ("started_at", admin.DateFieldListFilter)]
     search_fields = ["=notification__id", "notification__key", "sns_message_id", "error"]
     list_select_related = ["notification"]
+
+
+@admin.register(InboxMessage)
+class InboxMessageAdmin(ReadOnlyAdmin):
+    list_display = ["id", "user", "topic", "title", "starts_at", "created_at", "read_at"]
+    list_filter = ["topic"]
+    search_fields = ["user__username", "title"]
+    list_select_related = ["user", "topic"]
+    date_hierarchy = "starts_at"
+
+
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ["topic", "part", "source"]
+        help_texts = {
+            "source": "Django template language. Variables: event.title, event.description, topic.name, "
+            "starts_at, starts_at_text, starts_time_text, lead_minutes, notification_key. "
+            "The in-app body is HTML and autoescaped; the other parts are plain text."
+        }
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("part") and data.get("source") is not None:
+            try:
+                template_check(data["part"], data["source"])
+            except ValidationError as exc:
+                self.add_error("source", exc.message_dict["source"])
+        return data
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    form = MessageTemplateForm
+    list_display = ["topic", "part", "updated_at"]
+    list_filter = ["part", "topic"]
+    list_select_related = ["topic"]

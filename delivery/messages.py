@@ -1,16 +1,19 @@
-"""The message SNS fans out for one notification (DESIGN.md section 5).
+"""The one message SNS fans out for one notification (DESIGN.md section 5).
 
-SQS and https subscribers receive the JSON document; every protocol also gets it
-as the ``default`` body until per-channel templates take over. The notification
-id and key travel in the body and the attributes so consumers can de-duplicate.
+``MessageStructure=json``: each protocol reads its own body, rendered by its channel
+(email text and subject, SMS text, APNS/GCM payloads); sqs, https, email-json and the
+``default`` get the JSON document. The notification id and key travel in the body and
+the attributes, so consumers can de-duplicate and filter policies can select.
 """
 
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from delivery.channels import CHANNELS, EMAIL
 from delivery.errors import DeliveryError
 from delivery.models import Notification
+from delivery.rendering import MessageFacts, Renderer
 from events.models import Event, Topic
 from notifier.scheduling import utc_iso
 
@@ -24,6 +27,7 @@ class OutgoingMessage:
     topic_arn: str
     message: str
     attributes: dict[str, dict[str, str]]
+    subject: str
     group_id: str | None = None
     dedup_id: str | None = None
 
@@ -32,6 +36,7 @@ class OutgoingMessage:
             "TopicArn": self.topic_arn,
             "Message": self.message,
             "MessageStructure": "json",
+            "Subject": self.subject,
             "MessageAttributes": self.attributes,
         }
         if self.group_id:
@@ -40,36 +45,58 @@ class OutgoingMessage:
         return kwargs
 
 
-def notification_document(notification: Notification, event: Event, topic: Topic) -> dict[str, Any]:
+def message_facts(notification: Notification, event: Event, topic: Topic) -> MessageFacts:
+    return MessageFacts(
+        notification_id=notification.pk, key=notification.key, event_id=event.pk, title=event.title,
+        description=event.description, topic_slug=topic.slug, topic_name=topic.name, starts_at=event.starts_at,
+        due_at=notification.due_at, lead_minutes=notification.lead_minutes,
+    )  # fmt: skip
+
+
+def facts_document(facts: MessageFacts) -> dict[str, Any]:
     return {
-        "notification_id": notification.pk,
-        "key": notification.key,
-        "event_id": event.pk,
-        "topic": topic.slug,
-        "title": event.title,
-        "description": event.description,
-        "starts_at": utc_iso(event.starts_at),
-        "due_at": utc_iso(notification.due_at),
-        "lead_minutes": notification.lead_minutes,
+        "notification_id": facts.notification_id,
+        "key": facts.key,
+        "event_id": facts.event_id,
+        "topic": facts.topic_slug,
+        "topic_name": facts.topic_name,
+        "title": facts.title,
+        "description": facts.description,
+        "starts_at": utc_iso(facts.starts_at),
+        "due_at": utc_iso(facts.due_at),
+        "lead_minutes": facts.lead_minutes,
     }
 
 
-def build_message(notification: Notification, event: Event, topic: Topic) -> OutgoingMessage:
-    document = json.dumps(notification_document(notification, event, topic), separators=(",", ":"))
-    body = json.dumps({"default": document, "sqs": document, "https": document})
-    if len(body.encode()) > SNS_MAX_MESSAGE_BYTES:
+def build_message(
+    notification: Notification, event: Event, topic: Topic, renderer: Renderer | None = None
+) -> OutgoingMessage:
+    """Render every channel's body into one publish; refuse (permanently) one SNS would."""
+    renderer = renderer or Renderer.for_topic(topic.pk)
+    facts = message_facts(notification, event, topic)
+    document = json.dumps(facts_document(facts), separators=(",", ":"))
+    bodies = {"default": document}
+    for channel in CHANNELS.values():
+        bodies.update(channel.bodies(facts, renderer, document))
+    body = json.dumps(bodies, separators=(",", ":"))
+    attributes = {
+        "topic": {"DataType": "String", "StringValue": topic.slug},
+        "event_id": {"DataType": "Number", "StringValue": str(event.pk)},
+        "notification_key": {"DataType": "String", "StringValue": notification.key},
+    }
+    size = len(body.encode()) + sum(len(k) + len(v["DataType"]) + len(v["StringValue"]) for k, v in attributes.items())
+    if size > SNS_MAX_MESSAGE_BYTES:
         raise DeliveryError(
-            f"message is {len(body.encode())} bytes, over SNS's {SNS_MAX_MESSAGE_BYTES}", permanent=True
+            f"message is {size} bytes with every channel's body, over SNS's limit of {SNS_MAX_MESSAGE_BYTES}; "
+            "shorten the event description or the topic's templates",
+            permanent=True,
         )
     return OutgoingMessage(
         notification_id=notification.pk,
         topic_arn=topic.sns_topic_arn,
         message=body,
-        attributes={
-            "topic": {"DataType": "String", "StringValue": topic.slug},
-            "event_id": {"DataType": "Number", "StringValue": str(event.pk)},
-            "notification_key": {"DataType": "String", "StringValue": notification.key},
-        },
+        attributes=attributes,
+        subject=EMAIL.subject(facts, renderer),
         group_id=topic.slug if topic.fifo else None,
         dedup_id=notification.key if topic.fifo else None,
     )

@@ -1,7 +1,8 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from events.models import Event
+from events.models import Event, Topic
 
 
 class NotificationState(models.TextChoices):
@@ -84,3 +85,52 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of #{self.notification_id}: {self.outcome}"
+
+
+class InboxMessage(models.Model):
+    """One in-app message for one user, written by the inbox consumer (idempotent per user)."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="inbox_messages")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox_messages")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(max_length=200)
+    body = models.TextField(help_text="HTML, escaped from the event's text by the in-app template.")
+    starts_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["notification", "user"], name="inbox_once_per_user")]
+        indexes = [
+            models.Index(fields=["user", "-starts_at"], name="inbox_user_recent"),
+            models.Index(fields=["user"], name="inbox_user_unread", condition=Q(read_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} → {self.user}"
+
+
+class MessageTemplate(models.Model):
+    """A topic's own wording for one part of one channel's message, in Django template language."""
+
+    class Part(models.TextChoices):
+        EMAIL_SUBJECT = "email_subject"
+        EMAIL_BODY = "email_body"
+        SMS_BODY = "sms_body"
+        PUSH_TITLE = "push_title"
+        PUSH_BODY = "push_body"
+        IN_APP_BODY = "in_app_body"
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="message_templates")
+    part = models.CharField(max_length=20, choices=Part.choices)
+    source = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["topic_id", "part"]
+        constraints = [models.UniqueConstraint(fields=["topic", "part"], name="template_one_per_part")]
+
+    def __str__(self) -> str:
+        return f"{self.topic.slug}: {self.part}"

@@ -1,4 +1,5 @@
-"""Each Topic has one SNS topic, created idempotently (CreateTopic returns the existing one)."""
+"""Each Topic has one SNS topic, created idempotently (CreateTopic returns the existing one),
+signing with SHA256 (SignatureVersion 2) for webhooks, and the inbox queue subscribed."""
 
 import logging
 
@@ -6,6 +7,7 @@ from django.conf import settings
 
 from delivery.aws import sns_client
 from delivery.errors import DeliveryError, classify
+from delivery.queues import inbox_attach
 from events.models import Topic
 
 logger = logging.getLogger(__name__)
@@ -27,6 +29,9 @@ def topic_ensure_sns(*, topic: Topic, verify: bool = False) -> str:
     attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if topic.fifo else {}
     try:
         arn = sns_client().create_topic(Name=sns_topic_name(topic), Attributes=attributes)["TopicArn"]
+        # Set apart from CreateTopic, which fails on AWS when an existing topic's attributes differ.
+        sns_client().set_topic_attributes(TopicArn=arn, AttributeName="SignatureVersion", AttributeValue="2")
+        inbox_attach(topic_arn=arn, fifo=topic.fifo)
     except Exception as exc:
         raise classify(exc) from exc
     if arn != topic.sns_topic_arn:

@@ -10,6 +10,7 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 PLAN_TASK_NAME = "notifier: nightly plan"
 ARM_TASK_NAME = "notifier: arm and reconcile"
 SLO_TASK_NAME = "notifier: lag SLO check"
+SNS_SYNC_TASK_NAME = "delivery: sync SNS subscriptions"
 
 
 def parse_cron(expression: str) -> dict[str, str]:
@@ -43,3 +44,4 @@ def beat_schedule_sync() -> None:
     )
     _every(ARM_TASK_NAME, "notifier.arm", settings.NOTIFIER_ARM_INTERVAL_SECONDS)
     _every(SLO_TASK_NAME, "notifier.slo_check", settings.NOTIFIER_SLO_CHECK_INTERVAL_SECONDS)
+    _every(SNS_SYNC_TASK_NAME, "delivery.sync_sns", settings.NOTIFIER_SNS_SYNC_INTERVAL_SECONDS)

@@ -1,21 +1,26 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from subscriptions.models import Subscription
-from subscriptions.validation import normalize_endpoint
+from subscriptions.models import Preference, Subscription
+from subscriptions.services import subscription_clean
 
 
 class SubscriptionAdminForm(forms.ModelForm):
     class Meta:
         model = Subscription
-        fields = ["user", "topic", "channel", "endpoint", "active"]
+        fields = ["user", "topic", "channel", "endpoint", "platform", "active"]
 
     def clean(self) -> dict:
         data = super().clean()
-        if data.get("channel"):
+        if data.get("channel") and data.get("topic"):
             try:
-                data["endpoint"] = normalize_endpoint(data["channel"], data.get("endpoint", ""))
+                data["endpoint"], data["platform"] = subscription_clean(
+                    topic=data["topic"], channel=data["channel"], endpoint=data.get("endpoint", ""),
+                    platform=data.get("platform", ""),
+                )  # fmt: skip
             except ValidationError as exc:
                 self.add_error(None, exc)
         return data
@@ -28,5 +33,20 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_filter = ["channel", "active", "status", "topic"]
     search_fields = ["user__username", "user__email", "endpoint", "topic__slug"]
     list_select_related = ["user", "topic"]
-    readonly_fields = ["status", "sns_subscription_arn", "created_at", "updated_at"]
+    readonly_fields = ["status", "sns_subscription_arn", "sns_endpoint_arn", "sync_error", "created_at", "updated_at"]
     raw_id_fields = ["user"]
+    actions = ["resync"]
+
+    @admin.action(description="Sync the selected subscriptions with SNS now")
+    def resync(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+        for subscription in queryset:
+            subscription.save(update_fields=["updated_at"])  # the post_save sync runs after commit
+        self.message_user(request, f"{queryset.count()} subscription(s) sent to SNS sync.", messages.SUCCESS)
+
+
+@admin.register(Preference)
+class PreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "muted_channels", "updated_at"]
+    search_fields = ["user__username", "user__email"]
+    raw_id_fields = ["user"]
+    filter_horizontal = ["muted_topics"]

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from events.models import Topic
@@ -10,6 +11,12 @@ class Channel(models.TextChoices):
     PUSH = "push"
     WEBHOOK = "webhook"
     IN_APP = "in_app"
+
+
+class PushPlatform(models.TextChoices):
+    GCM = "gcm", "Firebase Cloud Messaging (GCM)"
+    APNS = "apns", "Apple Push (production)"
+    APNS_SANDBOX = "apns_sandbox", "Apple Push (sandbox)"
 
 
 class Subscription(models.Model):
@@ -27,9 +34,16 @@ class Subscription(models.Model):
     endpoint = models.CharField(
         max_length=2048, blank=True, help_text="Address, E.164 number, device token or https URL."
     )
+    platform = models.CharField(
+        max_length=16, choices=PushPlatform.choices, blank=True, help_text="Push only: the device's platform."
+    )
     active = models.BooleanField(default=True)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.UNSYNCED)
     sns_subscription_arn = models.CharField(max_length=512, blank=True, editable=False)
+    # Push only: the SNS application endpoint made from the device token.
+    sns_endpoint_arn = models.CharField(max_length=512, blank=True, editable=False)
+    # Why the last attempt to mirror this row in SNS failed; empty once it succeeds.
+    sync_error = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -43,3 +57,15 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.topic.slug} ({self.channel})"
+
+
+class Preference(models.Model):
+    """What a user has muted without unsubscribing (applied as SNS filter policies)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    muted_topics = models.ManyToManyField(Topic, blank=True, related_name="muted_by")
+    muted_channels = ArrayField(models.CharField(max_length=16, choices=Channel.choices), default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user}"

@@ -1,8 +1,13 @@
+from collections.abc import Iterable
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from events.models import Topic
-from subscriptions.models import Subscription
+from subscriptions.models import Channel, Preference, PushPlatform, Subscription
+from subscriptions.signals import preferences_changed
 from subscriptions.validation import normalize_endpoint
 
 
@@ -16,12 +21,38 @@ def _refuse_duplicate(
         raise ValidationError({"endpoint": "You already follow this topic on this channel and endpoint."})
 
 
+def _checked_platform(channel: str, platform: str) -> str:
+    if channel != Channel.PUSH:
+        if platform:
+            raise ValidationError({"platform": "Only push subscriptions have a platform."})
+        return ""
+    platform = platform or settings.NOTIFIER_PUSH_DEFAULT_PLATFORM
+    if platform not in PushPlatform.values:
+        raise ValidationError({"platform": f"Choose one of {', '.join(PushPlatform.values)}."})
+    return platform
+
+
+def _refuse_fifo_channel(topic: Topic, channel: str) -> None:
+    if topic.fifo and channel != Channel.IN_APP:
+        raise ValidationError(
+            {"channel": "This topic is FIFO: SNS FIFO topics deliver only to queues, so only in_app is possible."}
+        )
+
+
+def subscription_clean(*, topic: Topic, channel: str, endpoint: str, platform: str) -> tuple[str, str]:
+    """The endpoint and platform in canonical form, or ValidationError with field errors."""
+    _refuse_fifo_channel(topic, channel)
+    return normalize_endpoint(channel, endpoint), _checked_platform(channel, platform)
+
+
 def subscription_create(
-    *, user: AbstractBaseUser, topic: Topic, channel: str, endpoint: str = "", active: bool = True
+    *, user: AbstractBaseUser, topic: Topic, channel: str, endpoint: str = "", platform: str = "", active: bool = True
 ) -> Subscription:
-    endpoint = normalize_endpoint(channel, endpoint)
+    endpoint, platform = subscription_clean(topic=topic, channel=channel, endpoint=endpoint, platform=platform)
     _refuse_duplicate(user=user, topic=topic, channel=channel, endpoint=endpoint, exclude=None)
-    return Subscription.objects.create(user=user, topic=topic, channel=channel, endpoint=endpoint, active=active)
+    return Subscription.objects.create(
+        user=user, topic=topic, channel=channel, endpoint=endpoint, platform=platform, active=active
+    )
 
 
 def subscription_update(*, subscription: Subscription, **fields: object) -> Subscription:
@@ -37,6 +68,8 @@ def subscription_update(*, subscription: Subscription, **fields: object) -> Subs
             endpoint=subscription.endpoint,
             exclude=subscription.pk,
         )
+    if "platform" in fields:
+        subscription.platform = _checked_platform(subscription.channel, str(fields["platform"] or ""))
     if "active" in fields:
         subscription.active = bool(fields["active"])
     subscription.save()
@@ -45,3 +78,28 @@ def subscription_update(*, subscription: Subscription, **fields: object) -> Subs
 
 def subscription_delete(*, subscription: Subscription) -> None:
     subscription.delete()
+
+
+def preference_get(*, user: AbstractBaseUser) -> Preference:
+    preference, _ = Preference.objects.get_or_create(user=user)
+    return preference
+
+
+def preference_update(
+    *, user: AbstractBaseUser, muted_topics: Iterable[Topic] | None = None, muted_channels: Iterable[str] | None = None
+) -> Preference:
+    """Mute or unmute topics and channels; SNS filter policies follow after commit."""
+    with transaction.atomic():
+        preference, _ = Preference.objects.select_for_update().get_or_create(user=user)
+        if muted_channels is not None:
+            channels = sorted(set(muted_channels))
+            unknown = [c for c in channels if c not in Channel.values]
+            if unknown:
+                raise ValidationError({"muted_channels": f"Unknown channel(s): {', '.join(unknown)}."})
+            preference.muted_channels = channels
+        preference.save()  # also when only the topics change: updated_at records the change
+        if muted_topics is not None:
+            preference.muted_topics.set(list(muted_topics))
+        user_id = user.pk
+        transaction.on_commit(lambda: preferences_changed.send(sender=Preference, user_id=user_id))
+    return preference

@@ -166,7 +166,7 @@ def test_oversize_message_fails_permanently_without_publishing():
     assert result.failed == [row.pk]
     row.refresh_from_db()
     assert row.state == NotificationState.FAILED and row.attempts == 1 and not row.sns_message_id
-    assert "over SNS's 262144" in row.last_error
+    assert "over SNS's limit of 262144" in row.last_error
 
 
 def test_fifo_topic_publishes_with_group_and_dedup_id():

@@ -1,0 +1,55 @@
+import math
+
+from delivery.channels.base import ChannelAdapter
+from delivery.rendering import MessageFacts, Part, Renderer
+
+_GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")  # each costs two septets
+
+
+def _is_gsm7(text: str) -> bool:
+    return all(ch in _GSM7_BASIC or ch in _GSM7_EXTENDED for ch in text)
+
+
+def _length(text: str) -> int:
+    """Septets in GSM-7, UTF-16 code units in UCS-2."""
+    if _is_gsm7(text):
+        return sum(2 if ch in _GSM7_EXTENDED else 1 for ch in text)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _single_segment_limit(text: str) -> int:
+    return 160 if _is_gsm7(text) else 70
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS parts the text takes: GSM-7 when it can, UCS-2 otherwise."""
+    length, single = _length(text), _single_segment_limit(text)
+    if length <= single:
+        return 1
+    return math.ceil(length / (153 if single == 160 else 67))
+
+
+class SmsChannel(ChannelAdapter):
+    name = "sms"
+    sns_protocol = "sms"
+
+    def text(self, facts: MessageFacts, renderer: Renderer) -> str:
+        """The SMS text, in one segment where possible: the event title gives way first
+        (shortened with "..."), so the time, which is the point of the message, stays."""
+        title = facts.title
+        text = renderer.render(Part.SMS_BODY, facts)
+        for _ in range(8):  # each round recomputes: shortening may switch UCS-2 to GSM-7
+            if sms_segments(text) == 1 or not title:
+                break
+            overflow = _length(text) - _single_segment_limit(text)
+            title = title[: max(len(title) - overflow - 3, 0)].rstrip()
+            event = {**facts.context()["event"], "title": f"{title}..." if title else ""}
+            text = renderer.render(Part.SMS_BODY, facts, event=event)
+        return text
+
+    def bodies(self, facts: MessageFacts, renderer: Renderer, document: str) -> dict[str, str]:
+        return {"sms": self.text(facts, renderer)}

@@ -1,0 +1,118 @@
+"""The in-app inbox consumer: SNS delivers every notification raw to the inbox queue;
+this writes one ``InboxMessage`` per active, unmuted in-app subscriber of its topic.
+
+At-least-once in, exactly-once out: rows are unique on (notification, user) and
+inserted with ON CONFLICT DO NOTHING, and an SQS message is deleted only after its
+rows are committed. A duplicate delivery writes nothing; order does not matter, since
+each message stands alone. A message that keeps failing goes to the dead-letter queue.
+"""
+
+import json
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, transaction
+
+from delivery.aws import sqs_client
+from delivery.channels import IN_APP
+from delivery.models import InboxMessage, Notification
+from delivery.queues import inbox_queue_ensure
+from delivery.rendering import MessageFacts, Renderer
+from subscriptions.selectors import in_app_recipient_ids
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownNotification(Exception):
+    """The message names a notification this database does not hold."""
+
+
+def _facts(document: dict[str, Any]) -> MessageFacts:
+    return MessageFacts(
+        notification_id=int(document["notification_id"]), key=str(document["key"]),
+        event_id=int(document["event_id"]), title=str(document["title"]),
+        description=str(document.get("description", "")), topic_slug=str(document["topic"]),
+        topic_name=str(document.get("topic_name", document["topic"])),
+        starts_at=datetime.fromisoformat(document["starts_at"]), due_at=datetime.fromisoformat(document["due_at"]),
+        lead_minutes=int(document["lead_minutes"]),
+    )  # fmt: skip
+
+
+def inbox_deliver(*, document: dict[str, Any]) -> int:
+    """Write the rows for one received message; returns how many users it is for."""
+    facts = _facts(document)
+    notification = Notification.objects.select_related("event").filter(pk=facts.notification_id, key=facts.key).first()
+    if notification is None:
+        raise UnknownNotification(f"notification {facts.notification_id} with key {facts.key} is not in the ledger")
+    topic_id = notification.event.topic_id
+    recipients = in_app_recipient_ids(topic_id)
+    if recipients:
+        body = IN_APP.inbox_body(facts, Renderer.for_topic(topic_id))
+        InboxMessage.objects.bulk_create(
+            [
+                InboxMessage(
+                    notification=notification,
+                    user_id=user_id,
+                    topic_id=topic_id,
+                    event_id=notification.event_id,
+                    title=facts.title[:200],
+                    body=body,
+                    starts_at=facts.starts_at,
+                )
+                for user_id in recipients
+            ],
+            ignore_conflicts=True,
+        )
+    return len(recipients)
+
+
+class InboxConsumer:
+    """Long-polls one inbox queue until stopped."""
+
+    def __init__(self, *, fifo: bool, wait_seconds: int, stop: threading.Event) -> None:
+        self.fifo = fifo
+        self.wait_seconds = wait_seconds
+        self.stop = stop
+        self.queue_url = ""
+
+    def poll_once(self) -> int:
+        """Receive up to 10 messages, write their rows, delete the ones committed."""
+        if not self.queue_url:
+            self.queue_url, _ = inbox_queue_ensure(fifo=self.fifo)
+        reply = sqs_client().receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=self.wait_seconds
+        )
+        done = []
+        for message in reply.get("Messages", []):
+            close_old_connections()
+            try:
+                with transaction.atomic():
+                    users = inbox_deliver(document=json.loads(message["Body"]))
+            except (UnknownNotification, ValueError, KeyError, TypeError) as exc:
+                logger.warning("inbox message %s left for redrive: %s", message["MessageId"], exc)
+                continue
+            except DatabaseError as exc:
+                logger.warning("inbox message %s not written, database error: %s", message["MessageId"], exc)
+                continue
+            logger.info("inbox message %s written for %d user(s)", message["MessageId"], users)
+            done.append({"Id": str(len(done)), "ReceiptHandle": message["ReceiptHandle"]})
+        if done:
+            sqs_client().delete_message_batch(QueueUrl=self.queue_url, Entries=done)
+        return len(done)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                logger.exception("inbox poll failed on %s; retrying in 5 s", self.queue_url or "the inbox queue")
+                self.stop.wait(5)
+
+
+def inbox_consumers(*, stop: threading.Event, wait_seconds: int | None = None) -> list[InboxConsumer]:
+    """One consumer for the standard inbox queue and one for the FIFO one."""
+    wait = settings.NOTIFIER_INBOX_WAIT_SECONDS if wait_seconds is None else wait_seconds
+    return [InboxConsumer(fifo=fifo, wait_seconds=wait, stop=stop) for fifo in (False, True)]

@@ -1,0 +1,43 @@
+import logging
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from delivery.inbox import inbox_consumers
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Consume the in-app inbox queues (standard and FIFO) into users' inboxes, until stopped."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="one receive per queue, then exit")
+        parser.add_argument(
+            "--wait", type=int, default=None, help="long-poll seconds, 0-20 (default NOTIFIER_INBOX_WAIT_SECONDS)"
+        )
+
+    def handle(self, *args: Any, once: bool, wait: int | None, **options: Any) -> None:
+        if wait is not None and not 0 <= wait <= 20:
+            raise CommandError(f"--wait must be between 0 and 20 (SQS's long-poll limit), got {wait}")
+        stop = threading.Event()
+        consumers = inbox_consumers(stop=stop, wait_seconds=wait)
+        if once:
+            handled = sum(consumer.poll_once() for consumer in consumers)
+            self.stdout.write(f"handled {handled} message(s)")
+            return
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        threads = [threading.Thread(target=c.run, name=f"inbox-{'fifo' if c.fifo else 'std'}") for c in consumers]
+        for thread in threads:
+            thread.start()
+        self.stdout.write("consuming the inbox queues; SIGTERM or Ctrl-C stops after the current poll")
+        # The main thread waits on the event so signals are handled promptly.
+        while not stop.wait(1):
+            if not all(thread.is_alive() for thread in threads):
+                stop.set()
+                raise CommandError("an inbox consumer thread died; see the log")
+        for thread in threads:
+            thread.join()

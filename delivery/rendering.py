@@ -1,0 +1,97 @@
+"""Subscriber-facing text from Django templates: one file per message part, which a
+topic may override with its own source (``MessageTemplate``, edited in the admin).
+
+Text parts render with autoescaping off (an SMS must not read ``&amp;``); the in-app
+body is HTML and renders with it on, so an event title cannot inject markup.
+"""
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.template import Context, Engine, Template, TemplateSyntaxError
+from django.utils import timezone
+
+from delivery.models import MessageTemplate
+
+Part = MessageTemplate.Part
+
+_FILES = {part: f"notifications/{part}.{'html' if part == Part.IN_APP_BODY else 'txt'}" for part in Part}
+
+
+@functools.cache
+def _engine(html: bool) -> Engine:
+    return Engine(app_dirs=True, autoescape=html)
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(source: str, html: bool) -> Template:
+    return _engine(html).from_string(source)
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    """What every template sees; built from the ledger or from a received message."""
+
+    notification_id: int
+    key: str
+    event_id: int
+    title: str
+    description: str
+    topic_slug: str
+    topic_name: str
+    starts_at: datetime
+    due_at: datetime
+    lead_minutes: int
+
+    def context(self) -> dict[str, Any]:
+        zone = ZoneInfo(settings.NOTIFIER_DISPLAY_TIMEZONE)
+        starts = timezone.localtime(self.starts_at, zone)
+        return {
+            "event": {"id": self.event_id, "title": self.title, "description": self.description},
+            "topic": {"slug": self.topic_slug, "name": self.topic_name},
+            "starts_at": starts,
+            "starts_at_iso": starts.isoformat(),
+            "starts_at_text": f"{starts:%a %d %b %Y, %H:%M} {starts.tzname()}",
+            "starts_time_text": f"{starts:%H:%M} {starts.tzname()}",
+            "due_at": self.due_at,
+            "lead_minutes": self.lead_minutes,
+            "notification_key": self.key,
+        }
+
+
+class Renderer:
+    """Renders the parts of one topic's messages; load it once per topic and batch."""
+
+    def __init__(self, overrides: dict[str, str]) -> None:
+        self.overrides = overrides
+
+    @classmethod
+    def for_topic(cls, topic_id: int) -> "Renderer":
+        return cls(dict(MessageTemplate.objects.filter(topic_id=topic_id).values_list("part", "source")))
+
+    def render(self, part: str, facts: MessageFacts, **extra: Any) -> str:
+        html = part == Part.IN_APP_BODY
+        source = self.overrides.get(part)
+        template = _compile(source, html) if source is not None else _engine(html).get_template(_FILES[part])
+        with timezone.override(ZoneInfo(settings.NOTIFIER_DISPLAY_TIMEZONE)):
+            return template.render(Context({**facts.context(), **extra}, autoescape=html)).strip()
+
+
+def template_check(part: str, source: str) -> None:
+    """Refuse a template that does not compile or render, with the reason, before it is saved."""
+    sample = MessageFacts(
+        notification_id=1, key="sample", event_id=1, title="Sample event", description="Sample description",
+        topic_slug="sample", topic_name="Sample topic", starts_at=timezone.now(), due_at=timezone.now(),
+        lead_minutes=10,
+    )  # fmt: skip
+    try:
+        Renderer({part: source}).render(part, sample)
+    except TemplateSyntaxError as exc:
+        raise ValidationError({"source": f"Template error: {exc}"}) from exc
+    except Exception as exc:  # a filter that fails on real data fails here first
+        raise ValidationError({"source": f"Template fails to render: {type(exc).__name__}: {exc}"}) from exc

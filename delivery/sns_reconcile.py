@@ -1,0 +1,146 @@
+"""``sync_sns``: find where SNS and the ``Subscription`` rows disagree, both ways, and
+repair it. Idempotent: a second run finds nothing to do.
+
+Per topic: the SNS topic and its inbox-queue subscription exist; every active target
+(topic, channel, endpoint) has its SNS subscription with the right filter policy and
+its rows record the ARN and confirmation status; every SNS subscription of a managed
+protocol (email, sms, application, https) that no active row wants is an orphan and is
+removed. SQS subscriptions other than the inbox's are left alone: they belong to
+whoever added them.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from delivery.aws import sns_client
+from delivery.channels import CHANNELS, MANAGED_PROTOCOLS
+from delivery.queues import inbox_attach, inbox_queue_name
+from delivery.sns_subscriptions import (
+    PENDING,
+    Target,
+    desired_policy,
+    normalized_policy,
+    sns_unsubscribe,
+    subscription_sync,
+    target_subscribe,
+)
+from delivery.topics import topic_ensure_sns
+from events.models import Topic
+from subscriptions.models import Subscription
+
+Status = Subscription.Status
+
+
+@dataclass
+class Change:
+    sign: str  # "+" create, "-" remove, "~" adjust
+    what: str
+    apply: Callable[[], object] | None = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.sign} {self.what}"
+
+
+def _sns_subscriptions(topic_arn: str) -> Iterator[dict[str, str]]:
+    for page in sns_client().get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+        yield from page["Subscriptions"]
+
+
+def _topic_exists(arn: str) -> bool:
+    if not arn:
+        return False
+    try:
+        sns_client().get_topic_attributes(TopicArn=arn)
+    except sns_client().exceptions.NotFoundException:
+        return False
+    return True
+
+
+def _rows_by_target(topic: Topic) -> dict[Target, list[Subscription]]:
+    groups: dict[Target, list[Subscription]] = defaultdict(list)
+    rows = topic.subscriptions.filter(active=True).exclude(channel="in_app").select_related("topic").order_by("pk")
+    for row in rows:
+        groups[Target.of(row)].append(row)
+    return groups
+
+
+def _sns_endpoint(rows: list[Subscription]) -> str:
+    """What SNS lists as the endpoint: the platform endpoint ARN for push."""
+    return rows[0].sns_endpoint_arn if CHANNELS[rows[0].channel].sns_protocol == "application" else rows[0].endpoint
+
+
+def _target_changes(topic: Topic, rows: list[Subscription], existing: dict[str, str]) -> Change | None:
+    first, ids = rows[0], ", ".join(str(row.pk) for row in rows)
+    label = f"{first.channel} {first.endpoint[:80]} on {topic.slug} (subscription {ids})"
+    repair = lambda: target_subscribe(Target.of(first).active_rows())  # noqa: E731
+    arn = existing.get(_sns_endpoint(rows)) if _sns_endpoint(rows) else None
+    if arn is None:
+        return Change("+", f"subscribe {label}", repair)
+    reasons = []
+    if arn == PENDING:
+        if any(row.status != Status.PENDING_CONFIRMATION for row in rows):
+            reasons.append("status is pending confirmation")
+    else:
+        attributes = sns_client().get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+        if normalized_policy(attributes.get("FilterPolicy")) != desired_policy(rows):
+            reasons.append("filter policy (mute) differs")
+        pending = attributes.get("PendingConfirmation", "false").lower() == "true"
+        wanted_status = Status.PENDING_CONFIRMATION if pending else Status.CONFIRMED
+        if any(row.status != wanted_status or row.sns_subscription_arn != arn or row.sync_error for row in rows):
+            reasons.append(f"record ARN and status {wanted_status}")
+    return Change("~", f"{label}: {'; '.join(reasons)}", repair) if reasons else None
+
+
+def _topic_changes(topic: Topic) -> list[Change]:
+    if not _topic_exists(topic.sns_topic_arn):
+        create = Change("+", f"SNS topic for {topic.slug}", lambda: topic_ensure_sns(topic=topic, verify=True))
+        later = [Change("+", f"subscribe {rows[0].channel} {rows[0].endpoint[:80]} on {topic.slug}",
+                        lambda target=target: target_subscribe(target.active_rows()))
+                 for target, rows in _rows_by_target(topic).items()]  # fmt: skip
+        return [create, *later]
+    changes: list[Change] = []
+    listed = list(_sns_subscriptions(topic.sns_topic_arn))
+    inbox = inbox_queue_name(fifo=topic.fifo)
+    if not any(s["Protocol"] == "sqs" and s["Endpoint"].endswith(f":{inbox}") for s in listed):
+        arn = topic.sns_topic_arn
+        changes.append(Change("+", f"inbox queue {inbox} on {topic.slug}",
+                              lambda: inbox_attach(topic_arn=arn, fifo=topic.fifo)))  # fmt: skip
+    managed = {s["Endpoint"]: s["SubscriptionArn"] for s in listed if s["Protocol"] in MANAGED_PROTOCOLS}
+    wanted = set()
+    for rows in _rows_by_target(topic).values():
+        wanted.add(_sns_endpoint(rows))
+        change = _target_changes(topic, rows, managed)
+        if change is not None:
+            changes.append(change)
+    for endpoint, arn in managed.items():
+        if endpoint in wanted:
+            continue
+        if arn == PENDING:
+            changes.append(
+                Change("-", f"orphan {endpoint[:80]} on {topic.slug} is unconfirmed: SNS drops it in 3 days")
+            )
+        else:
+            changes.append(Change("-", f"unsubscribe orphan {endpoint[:80]} on {topic.slug} ({arn})",
+                                  lambda arn=arn: sns_unsubscribe(arn)))  # fmt: skip
+    return changes
+
+
+def _row_changes() -> list[Change]:
+    """Rows whose own record is off: in-app status, and inactive rows still holding an ARN."""
+    changes = []
+    in_app_off = Subscription.objects.filter(channel="in_app").exclude(active=True, status=Status.CONFIRMED)
+    in_app_off = in_app_off.exclude(active=False, status=Status.UNSYNCED)
+    inactive_held = Subscription.objects.filter(active=False).exclude(sns_subscription_arn="", sns_endpoint_arn="")
+    for row in (in_app_off | inactive_held).order_by("pk"):
+        changes.append(Change("~", f"subscription {row.pk} ({row.channel}): record its SNS state",
+                              lambda pk=row.pk: subscription_sync(subscription_id=pk)))  # fmt: skip
+    return changes
+
+
+def sns_reconcile(*, topics: list[Topic] | None = None) -> list[Change]:
+    """The changes needed; nothing is done until each ``apply`` is called."""
+    changes = []
+    for topic in topics if topics is not None else Topic.objects.order_by("slug"):
+        changes.extend(_topic_changes(topic))
+    return changes + _row_changes()

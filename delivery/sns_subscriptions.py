@@ -1,0 +1,159 @@
+"""Mirror ``Subscription`` rows in SNS (DESIGN.md section 5).
+
+Rows sharing a target (same topic, channel and endpoint: two users with one address)
+share one SNS subscription, since SNS keeps one per (topic, protocol, endpoint). So it
+is removed only when no active row wants it, and muted only when every row wanting it
+is muted. Muting is a filter policy that no message of the topic matches, so nobody
+has to confirm an email address again when they unmute.
+
+Writes to the row go through ``QuerySet.update`` so this never re-triggers the
+post_save signal that called it.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+
+from delivery.aws import sns_client
+from delivery.channels import CHANNELS
+from delivery.errors import DeliveryError, classify
+from delivery.topics import topic_ensure_sns
+from events.models import Topic
+from subscriptions.models import Subscription
+from subscriptions.selectors import subscription_is_muted
+
+logger = logging.getLogger(__name__)
+
+PENDING = "pending confirmation"  # what SNS lists instead of an ARN until confirmed
+NO_FILTER = "{}"
+
+
+def muted_policy(topic: Topic) -> str:
+    """Matches no message of this topic: every message carries its own topic slug."""
+    return json.dumps({"topic": [{"anything-but": [topic.slug]}]}, separators=(",", ":"))
+
+
+def normalized_policy(policy: str | None) -> str:
+    return json.dumps(json.loads(policy), separators=(",", ":"), sort_keys=True) if policy else NO_FILTER
+
+
+@dataclass(frozen=True)
+class Target:
+    topic_id: int
+    channel: str
+    endpoint: str
+
+    @classmethod
+    def of(cls, subscription: Subscription) -> "Target":
+        return cls(subscription.topic_id, subscription.channel, subscription.endpoint)
+
+    def active_rows(self) -> list[Subscription]:
+        return list(
+            Subscription.objects.filter(
+                topic_id=self.topic_id, channel=self.channel, endpoint=self.endpoint, active=True
+            ).select_related("topic")
+        )
+
+
+def desired_policy(rows: list[Subscription]) -> str:
+    if rows and all(subscription_is_muted(row) for row in rows):
+        return normalized_policy(muted_policy(rows[0].topic))
+    return NO_FILTER
+
+
+def _record(rows: list[Subscription], **fields: str) -> None:
+    Subscription.objects.filter(pk__in=[row.pk for row in rows]).update(**fields)
+
+
+def sns_unsubscribe(arn: str) -> None:
+    if arn and arn.startswith("arn:"):
+        try:
+            sns_client().unsubscribe(SubscriptionArn=arn)
+        except sns_client().exceptions.NotFoundException:
+            pass  # already gone: the goal is reached
+
+
+def target_subscribe(rows: list[Subscription]) -> None:
+    """Subscribe (idempotent in SNS), apply the filter policy, record ARN and status."""
+    first = rows[0]
+    adapter = CHANNELS[first.channel]
+    topic_arn = topic_ensure_sns(topic=first.topic)
+    endpoint_arn = adapter.sns_endpoint(first) if adapter.sns_protocol == "application" else ""
+    sns = sns_client()
+    arn = sns.subscribe(
+        TopicArn=topic_arn, Protocol=adapter.sns_protocol, Endpoint=endpoint_arn or first.endpoint,
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]  # fmt: skip
+    attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    policy = desired_policy(rows)
+    if normalized_policy(attributes.get("FilterPolicy")) != policy:
+        sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="FilterPolicy", AttributeValue=policy)
+    pending = attributes.get("PendingConfirmation", "false").lower() == "true"
+    status = Subscription.Status.PENDING_CONFIRMATION if pending else Subscription.Status.CONFIRMED
+    _record(rows, sns_subscription_arn=arn, sns_endpoint_arn=endpoint_arn, status=status, sync_error="")
+    # A row whose endpoint changed still points at its old target: let that go.
+    for row in rows:
+        old_arn, old_endpoint = row.sns_subscription_arn, row.sns_endpoint_arn
+        if old_arn and old_arn != arn and not _still_used(sns_subscription_arn=old_arn):
+            sns_unsubscribe(old_arn)
+        if old_endpoint and old_endpoint != endpoint_arn and not _still_used(sns_endpoint_arn=old_endpoint):
+            adapter.release(endpoint_arn=old_endpoint)
+
+
+def _still_used(**arn: str) -> bool:
+    return Subscription.objects.filter(active=True, **arn).exists()
+
+
+def subscription_sync(*, subscription_id: int) -> Subscription | None:
+    """Bring SNS in line with one row (and the rows sharing its target). Never raises on
+    an SNS failure: the reason is kept in ``sync_error`` and ``sync_sns`` retries it."""
+    subscription = Subscription.objects.select_related("topic").filter(pk=subscription_id).first()
+    if subscription is None:
+        return None
+    adapter = CHANNELS[subscription.channel]
+    try:
+        if adapter.sns_protocol is None:  # in-app: the inbox queue on the topic serves it
+            topic_ensure_sns(topic=subscription.topic)
+            status = Subscription.Status.CONFIRMED if subscription.active else Subscription.Status.UNSYNCED
+            _record([subscription], status=status, sync_error="")
+        elif subscription.active:
+            target_subscribe(Target.of(subscription).active_rows())
+        else:
+            target_release(
+                target=Target.of(subscription), subscription_arn=subscription.sns_subscription_arn,
+                endpoint_arn=subscription.sns_endpoint_arn,
+            )  # fmt: skip
+            _record([subscription], sns_subscription_arn="", sns_endpoint_arn="",
+                    status=Subscription.Status.UNSYNCED, sync_error="")  # fmt: skip
+    except DeliveryError as exc:
+        _sync_failed(subscription, exc)
+    except Exception as exc:
+        _sync_failed(subscription, classify(exc))
+    subscription.refresh_from_db()
+    return subscription
+
+
+def _sync_failed(subscription: Subscription, error: DeliveryError) -> None:
+    logger.warning("sns subscription sync failed subscription=%s error=%s", subscription.pk, error)
+    _record([subscription], sync_error=str(error)[:2000])
+
+
+def target_release(*, target: Target, subscription_arn: str, endpoint_arn: str) -> None:
+    """After a row stopped wanting its target: unsubscribe, unless other active rows still
+    want it (then only their filter policy may change), and delete a push endpoint no row
+    uses any more."""
+    remaining = target.active_rows()
+    if remaining:
+        target_subscribe(remaining)
+    else:
+        sns_unsubscribe(subscription_arn)
+    if endpoint_arn and not _still_used(sns_endpoint_arn=endpoint_arn):
+        CHANNELS[target.channel].release(endpoint_arn=endpoint_arn)
+
+
+def subscription_released(*, target: Target, subscription_arn: str, endpoint_arn: str) -> None:
+    """After a row was deleted; quiet on failure (``sync_sns`` removes what is left)."""
+    try:
+        target_release(target=target, subscription_arn=subscription_arn, endpoint_arn=endpoint_arn)
+    except Exception as exc:
+        logger.warning("sns unsubscribe failed arn=%s error=%s; sync_sns will remove it", subscription_arn, exc)

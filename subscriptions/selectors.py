@@ -1,0 +1,34 @@
+"""Reads about subscriptions that other apps rely on (who gets what)."""
+
+from django.db.models import Exists, OuterRef, Q
+
+from subscriptions.models import Channel, Preference, Subscription
+
+
+def subscription_is_muted(subscription: Subscription) -> bool:
+    return (
+        Preference.objects.filter(user_id=subscription.user_id)
+        .filter(Q(muted_topics=subscription.topic_id) | Q(muted_channels__contains=[subscription.channel]))
+        .exists()
+    )
+
+
+def in_app_recipient_ids(topic_id: int) -> list[int]:
+    """Users with an active in-app subscription to the topic who muted neither it nor in-app."""
+    muting = Preference.objects.filter(user_id=OuterRef("user_id")).filter(
+        Q(muted_topics=topic_id) | Q(muted_channels__contains=[Channel.IN_APP])
+    )
+    return list(
+        Subscription.objects.filter(topic_id=topic_id, channel=Channel.IN_APP, active=True)
+        .exclude(Exists(muting))
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+def user_mutes(user_id: int) -> tuple[set[int], set[str]]:
+    """(muted topic ids, muted channels) of one user, in one query."""
+    preference = Preference.objects.filter(user_id=user_id).prefetch_related("muted_topics").first()
+    if preference is None:
+        return set(), set()
+    return {topic.pk for topic in preference.muted_topics.all()}, set(preference.muted_channels)
