@@ -5,7 +5,7 @@ nothing in SNS; a failure is recorded and repaired by ``sync_sns``."""
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
 from delivery.sns_subscriptions import Target, subscription_released, subscription_sync
@@ -27,10 +27,14 @@ def sync_subscription(sender: type[Subscription], instance: Subscription, **kwar
     transaction.on_commit(lambda: subscription_sync(subscription_id=subscription_id))
 
 
-@receiver(post_delete, sender=Subscription, dispatch_uid="delivery.subscription_deleted")
+@receiver(pre_delete, sender=Subscription, dispatch_uid="delivery.subscription_deleted")
 def release_subscription(sender: type[Subscription], instance: Subscription, **kwargs: Any) -> None:
+    # Read the ARNs from the table: the sync stored them after this instance was loaded.
+    stored = Subscription.objects.filter(pk=instance.pk).values("sns_subscription_arn", "sns_endpoint_arn").first()
+    if stored is None:
+        return
     target = Target.of(instance)
-    arns = {"subscription_arn": instance.sns_subscription_arn, "endpoint_arn": instance.sns_endpoint_arn}
+    arns = {"subscription_arn": stored["sns_subscription_arn"], "endpoint_arn": stored["sns_endpoint_arn"]}
     transaction.on_commit(lambda: subscription_released(target=target, **arns))
 
 

@@ -72,7 +72,9 @@ def subscription_update(*, subscription: Subscription, **fields: object) -> Subs
         subscription.platform = _checked_platform(subscription.channel, str(fields["platform"] or ""))
     if "active" in fields:
         subscription.active = bool(fields["active"])
-    subscription.save()
+    # Only what users edit: the SNS state columns belong to the sync, which may have
+    # written them after this instance was loaded.
+    subscription.save(update_fields=["endpoint", "platform", "active", "updated_at"])
     return subscription
 
 

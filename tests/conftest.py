@@ -1,6 +1,7 @@
 """Shared fixtures: real PostgreSQL (pytest-django's test database), real Redis (the
 db index given by REDIS_URL, never 0), and a moto server standing in for AWS."""
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from rest_framework.test import APIClient
 
 from delivery.aws import reset_clients
 from notifier.redis_client import redis_client
+from tests.webhook_receiver import WebhookReceiver
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -110,3 +112,27 @@ def staff_api(staff_user) -> APIClient:
 @pytest.fixture
 def user_api(plain_user) -> APIClient:
     return client_for(plain_user)
+
+
+@pytest.fixture(scope="session")
+def webhooks() -> Iterator[WebhookReceiver]:
+    """An HTTPS receiver that moto's SNS posts webhook deliveries to."""
+    receiver = WebhookReceiver().start()
+    previous = os.environ.get("REQUESTS_CA_BUNDLE")
+    os.environ["REQUESTS_CA_BUNDLE"] = str(receiver.cert_path)
+    yield receiver
+    if previous is None:
+        os.environ.pop("REQUESTS_CA_BUNDLE", None)
+    else:
+        os.environ["REQUESTS_CA_BUNDLE"] = previous
+    receiver.stop()
+
+
+def sns_published(topic_arn: str) -> list[tuple[dict[str, str], str | None]]:
+    """What moto's SNS accepted on a topic: (the per-protocol bodies, the subject) per publish.
+    The emulator runs in this process, so its state can be read directly."""
+    from moto.sns.models import sns_backends
+
+    account, region = topic_arn.split(":")[4], topic_arn.split(":")[3]
+    topic = sns_backends[account][region].topics[topic_arn]
+    return [(json.loads(message), subject) for _, message, subject, _, _ in topic.sent_notifications]
