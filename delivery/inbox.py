@@ -87,7 +87,6 @@ class InboxConsumer:
         )
         done = []
         for message in reply.get("Messages", []):
-            close_old_connections()
             try:
                 with transaction.atomic():
                     users = inbox_deliver(document=json.loads(message["Body"]))
@@ -105,6 +104,7 @@ class InboxConsumer:
 
     def run(self) -> None:
         while not self.stop.is_set():
+            close_old_connections()  # a long-lived loop outside a request: drop broken or aged ones
             try:
                 self.poll_once()
             except Exception:

@@ -17,9 +17,9 @@ from tests.factories import make_event, make_topic
 pytestmark = pytest.mark.django_db
 
 
-def armed_row(*, starts_in: timedelta = timedelta(minutes=9), lead: int = 10) -> Notification:
+def armed_row(*, starts_in: timedelta = timedelta(minutes=9), lead: int = 10, fifo: bool = False) -> Notification:
     """A row armed and already due (a 9-minute start with a 10-minute lead is due now)."""
-    topic = make_topic(lead=lead)
+    topic = make_topic(lead=lead, fifo=fifo)
     topic_ensure_sns(topic=topic)
     event = make_event(topic, starts_in=starts_in)
     plan_event(event_id=event.pk)
