@@ -5,6 +5,7 @@ Every knob has an environment variable; secrets also accept a ``*_FILE`` variant
 """
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
 
@@ -140,6 +141,14 @@ NOTIFIER_SNS_READ_TIMEOUT_SECONDS = env.float("NOTIFIER_SNS_READ_TIMEOUT_SECONDS
 NOTIFIER_PUSH_PLATFORM_ARNS: dict[str, str] = env.dict("NOTIFIER_PUSH_PLATFORM_ARNS", default={})
 NOTIFIER_PUSH_DEFAULT_PLATFORM = env.str("NOTIFIER_PUSH_DEFAULT_PLATFORM", default="gcm")
 NOTIFIER_DISPLAY_TIMEZONE = env.str("NOTIFIER_DISPLAY_TIMEZONE", default="UTC")
+try:
+    ZoneInfo(NOTIFIER_DISPLAY_TIMEZONE)
+except (ZoneInfoNotFoundError, ValueError) as exc:
+    raise environ.ImproperlyConfigured(
+        f"NOTIFIER_DISPLAY_TIMEZONE={NOTIFIER_DISPLAY_TIMEZONE!r} is not a time zone"
+    ) from exc
+if NOTIFIER_PUSH_DEFAULT_PLATFORM not in ("gcm", "apns", "apns_sandbox"):
+    raise environ.ImproperlyConfigured("NOTIFIER_PUSH_DEFAULT_PLATFORM must be gcm, apns or apns_sandbox")
 NOTIFIER_INBOX_QUEUE_NAME = env.str("NOTIFIER_INBOX_QUEUE_NAME", default="notifier-inbox")
 NOTIFIER_INBOX_WAIT_SECONDS = env.int("NOTIFIER_INBOX_WAIT_SECONDS", default=20)
 NOTIFIER_SNS_SYNC_INTERVAL_SECONDS = env.int("NOTIFIER_SNS_SYNC_INTERVAL_SECONDS", default=3600)

@@ -76,8 +76,12 @@ def build_message(
     facts = message_facts(notification, event, topic)
     document = json.dumps(facts_document(facts), separators=(",", ":"))
     bodies = {"default": document}
-    for channel in CHANNELS.values():
-        bodies.update(channel.bodies(facts, renderer, document))
+    try:
+        for channel in CHANNELS.values():
+            bodies.update(channel.bodies(facts, renderer, document))
+        subject = EMAIL.subject(facts, renderer)
+    except Exception as exc:  # a topic's template failing on this event's data: retrying cannot help
+        raise DeliveryError(f"rendering failed: {type(exc).__name__}: {exc}", permanent=True) from exc
     body = json.dumps(bodies, separators=(",", ":"))
     attributes = {
         "topic": {"DataType": "String", "StringValue": topic.slug},
@@ -96,7 +100,7 @@ def build_message(
         topic_arn=topic.sns_topic_arn,
         message=body,
         attributes=attributes,
-        subject=EMAIL.subject(facts, renderer),
+        subject=subject,
         group_id=topic.slug if topic.fifo else None,
         dedup_id=notification.key if topic.fifo else None,
     )

@@ -1,8 +1,8 @@
 """``make run``: the whole engine with a demo, on embedded services where none are configured.
 
 Starts (or reuses) PostgreSQL, Redis and an SNS/SQS emulator, migrates, seeds the demo,
-then runs web + worker + beat + Flower together, prefixing their logs, and prints what
-arrives in the demo inbox queue. Ctrl-C stops everything it started.
+then runs web + worker + beat + Flower + the in-app inbox consumer together, prefixing
+their logs, and prints what arrives in the demo SQS queue. Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -73,13 +73,13 @@ def watch_demo_inbox(env: dict[str, str], queue_url: str, stop: threading.Event)
             )
         except Exception as exc:  # the emulator is going down with us
             if not stop.is_set():
-                say("inbox", f"cannot read the demo inbox: {exc}")
+                say("sqs", f"cannot read the demo queue: {exc}")
             return
         for message in reply.get("Messages", []):
             body = json.loads(message["Body"])
             received = int(message["Attributes"]["SentTimestamp"]) / 1000
             due = datetime.fromisoformat(body["due_at"].replace("Z", "+00:00")).timestamp()
-            say("inbox", f"received {body['title']!r} (notification {body['notification_id']}), "
+            say("sqs", f"received {body['title']!r} (notification {body['notification_id']}), "
                          f"{received - due:+.2f}s after due")  # fmt: skip
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
@@ -112,6 +112,7 @@ def main() -> None:
         "worker": start("worker", [*celery, "worker", "-l", "info", "-c", "2", "-n", "demo@%h"], env),
         "beat": start("beat", [*celery, "beat", "-l", "info", "-s", str(services.RUN_DIR / "beat")], env),
         "flower": start("flower", [*celery, "flower", f"--port={FLOWER_PORT}", "--address=127.0.0.1"], env),
+        "inbox": start("inbox", [PYTHON, "manage.py", "consume_inbox", "--wait", "10"], env),
     }
     stop = threading.Event()
     threading.Thread(target=watch_demo_inbox, args=(env, queue_url, stop), daemon=True).start()
@@ -122,7 +123,8 @@ def main() -> None:
     say("demo", f"admin:   http://127.0.0.1:{WEB_PORT}/admin/   (the login above)")
     say("demo", f"API:     http://127.0.0.1:{WEB_PORT}/api/v1/   schema: /api/schema/")
     say("demo", f"Flower:  http://127.0.0.1:{FLOWER_PORT}/   metrics: /metrics")
-    say("demo", "the notifications above fire at their due times: watch for 'inbox' lines. Ctrl-C stops all.")
+    say("demo", f"in-app:  http://127.0.0.1:{WEB_PORT}/api/v1/inbox/   (Authorization: Token <the token above>)")
+    say("demo", "the notifications above fire at their due times: watch for 'sqs' and 'inbox' lines. Ctrl-C stops all.")
     say("demo", "-" * 72)
 
     try:

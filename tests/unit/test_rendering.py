@@ -127,3 +127,14 @@ def test_the_publish_carries_every_body_and_the_subject_through_sns():
     bodies, subject = published[0]
     assert subject == f"{row.event.title} starts at {row.event.starts_at:%H:%M} UTC"
     assert json.loads(bodies["sqs"])["notification_id"] == row.pk and "sms" in bodies and "GCM" in bodies
+
+
+def test_a_template_failing_at_send_time_fails_the_notification_with_the_reason():
+    row = armed_row()
+    # Saved around the admin's check (which would refuse it): the fire path must still cope.
+    MessageTemplate.objects.create(topic=row.event.topic, part=Part.PUSH_BODY, source='{% include "gone.txt" %}')
+    result = fire(notification_ids=[row.pk])
+    assert result.failed == [row.pk]
+    row.refresh_from_db()
+    assert row.attempts == 1 and "rendering failed: TemplateDoesNotExist" in row.last_error
+    assert sns_published(row.event.topic.sns_topic_arn) == []
