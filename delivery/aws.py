@@ -18,10 +18,17 @@ def aws_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
-def client_config() -> Config:
+# SQS long polls hold a receive open for up to 20 s; the read timeout must outlast that.
+SQS_LONG_POLL_READ_TIMEOUT_SECONDS = 25.0
+
+
+def client_config(service: str = "sns") -> Config:
+    read_timeout = settings.NOTIFIER_SNS_READ_TIMEOUT_SECONDS
+    if service == "sqs":
+        read_timeout = max(read_timeout, SQS_LONG_POLL_READ_TIMEOUT_SECONDS)
     return Config(
         connect_timeout=settings.NOTIFIER_SNS_CONNECT_TIMEOUT_SECONDS,
-        read_timeout=settings.NOTIFIER_SNS_READ_TIMEOUT_SECONDS,
+        read_timeout=read_timeout,
         retries={"total_max_attempts": 1, "mode": "standard"},
         max_pool_connections=50,
     )
@@ -30,7 +37,7 @@ def client_config() -> Config:
 @functools.cache
 def _client(service: str, pid: int) -> Any:
     # Keyed by pid: a client must not cross a fork (Celery prefork children).
-    return boto3.session.Session().client(service, region_name=aws_region(), config=client_config())
+    return boto3.session.Session().client(service, region_name=aws_region(), config=client_config(service))
 
 
 def sns_client() -> Any:

@@ -108,6 +108,8 @@ class InboxConsumer:
             try:
                 self.poll_once()
             except Exception:
+                if self.stop.is_set():
+                    return  # shutting down: the services may be going away too
                 logger.exception("inbox poll failed on %s; retrying in 5 s", self.queue_url or "the inbox queue")
                 self.stop.wait(5)
 
