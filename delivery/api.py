@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from delivery import services
 from delivery.models import InboxMessage, Notification, NotificationState
+from delivery.selectors import inbox_visible
 from events.models import Event
 
 
@@ -100,7 +101,7 @@ class InboxViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
     def get_queryset(self) -> QuerySet[InboxMessage]:
         if getattr(self, "swagger_fake_view", False):
             return InboxMessage.objects.none()
-        return InboxMessage.objects.filter(user=self.request.user).select_related("topic")
+        return inbox_visible(user=self.request.user).select_related("topic")
 
     @extend_schema(request=None, responses=InboxMessageSerializer)
     @action(detail=True, methods=["post"])

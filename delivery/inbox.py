@@ -87,20 +87,30 @@ class InboxConsumer:
         )
         done = []
         for message in reply.get("Messages", []):
-            try:
-                with transaction.atomic():
-                    users = inbox_deliver(document=json.loads(message["Body"]))
-            except (UnknownNotification, ValueError, KeyError, TypeError) as exc:
-                logger.warning("inbox message %s left for redrive: %s", message["MessageId"], exc)
+            if not self._deliver(message):
+                if self.fifo:
+                    break  # keep each group in order: the rest comes again after this one
                 continue
-            except DatabaseError as exc:
-                logger.warning("inbox message %s not written, database error: %s", message["MessageId"], exc)
-                continue
-            logger.info("inbox message %s written for %d user(s)", message["MessageId"], users)
             done.append({"Id": str(len(done)), "ReceiptHandle": message["ReceiptHandle"]})
         if done:
-            sqs_client().delete_message_batch(QueueUrl=self.queue_url, Entries=done)
+            reply = sqs_client().delete_message_batch(QueueUrl=self.queue_url, Entries=done)
+            for failure in reply.get("Failed", []):  # written already: a redelivery writes nothing
+                logger.warning("inbox message not deleted, will come again: %s", failure.get("Message"))
         return len(done)
+
+    def _deliver(self, message: dict[str, Any]) -> bool:
+        """Write one message's rows; False leaves it in the queue (redelivered, then DLQ)."""
+        try:
+            with transaction.atomic():
+                users = inbox_deliver(document=json.loads(message["Body"]))
+        except (UnknownNotification, ValueError, KeyError, TypeError) as exc:
+            logger.warning("inbox message %s left for redrive: %s", message["MessageId"], exc)
+            return False
+        except DatabaseError as exc:
+            logger.warning("inbox message %s not written, database error: %s", message["MessageId"], exc)
+            return False
+        logger.info("inbox message %s written for %d user(s)", message["MessageId"], users)
+        return True
 
     def run(self) -> None:
         while not self.stop.is_set():

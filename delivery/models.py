@@ -99,13 +99,19 @@ class InboxMessage(models.Model):
     starts_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Deleting keeps the row, hidden: a late duplicate SQS delivery must not bring it back.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-starts_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["notification", "user"], name="inbox_once_per_user")]
         indexes = [
-            models.Index(fields=["user", "-starts_at"], name="inbox_user_recent"),
-            models.Index(fields=["user"], name="inbox_user_unread", condition=Q(read_at__isnull=True)),
+            models.Index(
+                fields=["user", "-starts_at"], name="inbox_user_visible", condition=Q(deleted_at__isnull=True)
+            ),
+            models.Index(
+                fields=["user"], name="inbox_user_unread", condition=Q(read_at__isnull=True, deleted_at__isnull=True)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,11 +17,17 @@ def _queue_arn(url: str) -> str:
 
 
 def queue_ensure(*, name: str, fifo: bool = False, attributes: dict[str, str] | None = None) -> tuple[str, str]:
-    """Create (idempotently) a queue; returns (url, arn)."""
+    """Create (idempotently) a queue and set its attributes; returns (url, arn).
+
+    Only FifoQueue goes to CreateQueue (it cannot be set later): AWS refuses CreateQueue
+    of an existing queue whose attributes differ in any way, so the rest is set apart."""
+    sqs = sqs_client()
+    url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"} if fifo else {})["QueueUrl"]
     wanted = dict(attributes or {})
     if fifo:
-        wanted.update(FifoQueue="true", ContentBasedDeduplication="false")
-    url = sqs_client().create_queue(QueueName=name, Attributes=wanted)["QueueUrl"]
+        wanted["ContentBasedDeduplication"] = "false"
+    if wanted:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=wanted)
     return url, _queue_arn(url)
 
 

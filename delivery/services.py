@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from delivery.models import InboxMessage
+from delivery.selectors import inbox_visible
 
 
 def inbox_mark_read(*, message: InboxMessage) -> InboxMessage:
@@ -21,8 +22,8 @@ def inbox_mark_unread(*, message: InboxMessage) -> InboxMessage:
 
 
 def inbox_mark_all_read(*, user: AbstractBaseUser) -> int:
-    return InboxMessage.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+    return inbox_visible(user=user).filter(read_at__isnull=True).update(read_at=timezone.now())
 
 
 def inbox_delete(*, message: InboxMessage) -> None:
-    message.delete()
+    InboxMessage.objects.filter(pk=message.pk).update(deleted_at=timezone.now())

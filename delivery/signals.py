@@ -40,5 +40,7 @@ def release_subscription(sender: type[Subscription], instance: Subscription, **k
 
 @receiver(preferences_changed, dispatch_uid="delivery.preferences_changed")
 def apply_preferences(sender: object, user_id: int, **kwargs: Any) -> None:
-    for subscription_id in Subscription.objects.filter(user_id=user_id, active=True).values_list("pk", flat=True):
+    # In-app mutes are applied by the inbox consumer; the other channels by filter policies.
+    rows = Subscription.objects.filter(user_id=user_id, active=True).exclude(channel="in_app")
+    for subscription_id in rows.values_list("pk", flat=True):
         subscription_sync(subscription_id=subscription_id)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from delivery.aws import sns_client
 from delivery.channels import CHANNELS, MANAGED_PROTOCOLS
+from delivery.errors import classify
 from delivery.queues import inbox_attach, inbox_queue_name
 from delivery.sns_subscriptions import (
     PENDING,
@@ -34,7 +35,7 @@ Status = Subscription.Status
 
 @dataclass
 class Change:
-    sign: str  # "+" create, "-" remove, "~" adjust
+    sign: str  # "+" create, "-" remove, "~" adjust, "!" could not check
     what: str
     apply: Callable[[], object] | None = field(default=None, repr=False)
 
@@ -106,7 +107,11 @@ def _topic_changes(topic: Topic) -> list[Change]:
         arn = topic.sns_topic_arn
         changes.append(Change("+", f"inbox queue {inbox} on {topic.slug}",
                               lambda: inbox_attach(topic_arn=arn, fifo=topic.fifo)))  # fmt: skip
-    managed = {s["Endpoint"]: s["SubscriptionArn"] for s in listed if s["Protocol"] in MANAGED_PROTOCOLS}
+    managed = {
+        s["Endpoint"]: s["SubscriptionArn"] if s["SubscriptionArn"].startswith("arn:") else PENDING
+        for s in listed
+        if s["Protocol"] in MANAGED_PROTOCOLS
+    }
     wanted = set()
     for rows in _rows_by_target(topic).values():
         wanted.add(_sns_endpoint(rows))
@@ -122,8 +127,14 @@ def _topic_changes(topic: Topic) -> list[Change]:
             )
         else:
             changes.append(Change("-", f"unsubscribe orphan {endpoint[:80]} on {topic.slug} ({arn})",
-                                  lambda arn=arn: sns_unsubscribe(arn)))  # fmt: skip
+                                  lambda arn=arn: _unsubscribe_orphan(arn)))  # fmt: skip
     return changes
+
+
+def _unsubscribe_orphan(arn: str) -> None:
+    # Changes are applied after all were found: a row may have taken this ARN since.
+    if not Subscription.objects.filter(active=True, sns_subscription_arn=arn).exists():
+        sns_unsubscribe(arn)
 
 
 def _row_changes() -> list[Change]:
@@ -142,5 +153,8 @@ def sns_reconcile(*, topics: list[Topic] | None = None) -> list[Change]:
     """The changes needed; nothing is done until each ``apply`` is called."""
     changes = []
     for topic in topics if topics is not None else Topic.objects.order_by("slug"):
-        changes.extend(_topic_changes(topic))
+        try:
+            changes.extend(_topic_changes(topic))
+        except Exception as exc:  # one topic SNS refuses to show must not hide the others
+            changes.append(Change("!", f"cannot check {topic.slug}: {classify(exc)}"))
     return changes + _row_changes()

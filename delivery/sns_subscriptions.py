@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from delivery.aws import sns_client
 from delivery.channels import CHANNELS
 from delivery.errors import DeliveryError, classify
+from delivery.queues import inbox_attach
 from delivery.topics import topic_ensure_sns
 from events.models import Topic
 from subscriptions.models import Subscription
@@ -24,7 +25,8 @@ from subscriptions.selectors import subscription_is_muted
 
 logger = logging.getLogger(__name__)
 
-PENDING = "pending confirmation"  # what SNS lists instead of an ARN until confirmed
+# What ListSubscriptionsByTopic shows instead of an ARN until the endpoint confirms.
+PENDING = "PendingConfirmation"
 NO_FILTER = "{}"
 
 
@@ -75,6 +77,8 @@ def sns_unsubscribe(arn: str) -> None:
 
 def target_subscribe(rows: list[Subscription]) -> None:
     """Subscribe (idempotent in SNS), apply the filter policy, record ARN and status."""
+    if not rows:
+        return
     first = rows[0]
     adapter = CHANNELS[first.channel]
     topic_arn = topic_ensure_sns(topic=first.topic)
@@ -84,24 +88,39 @@ def target_subscribe(rows: list[Subscription]) -> None:
         TopicArn=topic_arn, Protocol=adapter.sns_protocol, Endpoint=endpoint_arn or first.endpoint,
         ReturnSubscriptionArn=True,
     )["SubscriptionArn"]  # fmt: skip
-    attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
-    policy = desired_policy(rows)
-    if normalized_policy(attributes.get("FilterPolicy")) != policy:
-        sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="FilterPolicy", AttributeValue=policy)
-    pending = attributes.get("PendingConfirmation", "false").lower() == "true"
-    status = Subscription.Status.PENDING_CONFIRMATION if pending else Subscription.Status.CONFIRMED
+    status = Subscription.Status.PENDING_CONFIRMATION
+    if arn.startswith("arn:"):  # SNS may answer "pending confirmation" instead of an ARN
+        attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+        policy = desired_policy(rows)
+        if normalized_policy(attributes.get("FilterPolicy")) != policy:
+            sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="FilterPolicy", AttributeValue=policy)
+        if attributes.get("PendingConfirmation", "false").lower() != "true":
+            status = Subscription.Status.CONFIRMED
     _record(rows, sns_subscription_arn=arn, sns_endpoint_arn=endpoint_arn, status=status, sync_error="")
     # A row whose endpoint changed still points at its old target: let that go.
     for row in rows:
-        old_arn, old_endpoint = row.sns_subscription_arn, row.sns_endpoint_arn
-        if old_arn and old_arn != arn and not _still_used(sns_subscription_arn=old_arn):
-            sns_unsubscribe(old_arn)
-        if old_endpoint and old_endpoint != endpoint_arn and not _still_used(sns_endpoint_arn=old_endpoint):
-            adapter.release(endpoint_arn=old_endpoint)
+        old_arn = row.sns_subscription_arn if row.sns_subscription_arn != arn else ""
+        old_endpoint = row.sns_endpoint_arn if row.sns_endpoint_arn != endpoint_arn else ""
+        arn_release(channel=row.channel, subscription_arn=old_arn, endpoint_arn=old_endpoint)
 
 
 def _still_used(**arn: str) -> bool:
     return Subscription.objects.filter(active=True, **arn).exists()
+
+
+def arn_release(*, channel: str, subscription_arn: str, endpoint_arn: str, target: Target | None = None) -> None:
+    """A row stopped using these. Unsubscribe, unless other active rows still hold the
+    subscription (or share the row's target): then re-apply their filter policy, which
+    may differ without the row that left. Delete a push endpoint no active row uses."""
+    if subscription_arn:
+        holders = list(Subscription.objects.filter(active=True, sns_subscription_arn=subscription_arn))
+        rows = Target.of(holders[0]).active_rows() if holders else (target.active_rows() if target else [])
+        if rows:
+            target_subscribe(rows)
+        else:
+            sns_unsubscribe(subscription_arn)
+    if endpoint_arn and not _still_used(sns_endpoint_arn=endpoint_arn):
+        CHANNELS[channel].release(endpoint_arn=endpoint_arn)
 
 
 def subscription_sync(*, subscription_id: int) -> Subscription | None:
@@ -113,20 +132,20 @@ def subscription_sync(*, subscription_id: int) -> Subscription | None:
     adapter = CHANNELS[subscription.channel]
     try:
         if adapter.sns_protocol is None:  # in-app: the inbox queue on the topic serves it
-            topic_ensure_sns(topic=subscription.topic)
+            topic_arn = topic_ensure_sns(topic=subscription.topic)
+            if subscription.active:  # topics made before the inbox existed get it now
+                inbox_attach(topic_arn=topic_arn, fifo=subscription.topic.fifo)
             status = Subscription.Status.CONFIRMED if subscription.active else Subscription.Status.UNSYNCED
             _record([subscription], status=status, sync_error="")
         elif subscription.active:
             target_subscribe(Target.of(subscription).active_rows())
         else:
-            target_release(
-                target=Target.of(subscription), subscription_arn=subscription.sns_subscription_arn,
-                endpoint_arn=subscription.sns_endpoint_arn,
-            )  # fmt: skip
             _record([subscription], sns_subscription_arn="", sns_endpoint_arn="",
                     status=Subscription.Status.UNSYNCED, sync_error="")  # fmt: skip
-    except DeliveryError as exc:
-        _sync_failed(subscription, exc)
+            arn_release(
+                channel=subscription.channel, subscription_arn=subscription.sns_subscription_arn,
+                endpoint_arn=subscription.sns_endpoint_arn, target=Target.of(subscription),
+            )  # fmt: skip
     except Exception as exc:
         _sync_failed(subscription, classify(exc))
     subscription.refresh_from_db()
@@ -138,22 +157,10 @@ def _sync_failed(subscription: Subscription, error: DeliveryError) -> None:
     _record([subscription], sync_error=str(error)[:2000])
 
 
-def target_release(*, target: Target, subscription_arn: str, endpoint_arn: str) -> None:
-    """After a row stopped wanting its target: unsubscribe, unless other active rows still
-    want it (then only their filter policy may change), and delete a push endpoint no row
-    uses any more."""
-    remaining = target.active_rows()
-    if remaining:
-        target_subscribe(remaining)
-    else:
-        sns_unsubscribe(subscription_arn)
-    if endpoint_arn and not _still_used(sns_endpoint_arn=endpoint_arn):
-        CHANNELS[target.channel].release(endpoint_arn=endpoint_arn)
-
-
 def subscription_released(*, target: Target, subscription_arn: str, endpoint_arn: str) -> None:
     """After a row was deleted; quiet on failure (``sync_sns`` removes what is left)."""
     try:
-        target_release(target=target, subscription_arn=subscription_arn, endpoint_arn=endpoint_arn)
+        arn_release(channel=target.channel, subscription_arn=subscription_arn, endpoint_arn=endpoint_arn,
+                    target=target)  # fmt: skip
     except Exception as exc:
         logger.warning("sns unsubscribe failed arn=%s error=%s; sync_sns will remove it", subscription_arn, exc)

@@ -10,7 +10,9 @@ SUBJECT_MAX_CHARS = 99
 
 def sns_subject(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    line = re.sub(r"\s+", " ", ascii_text).strip()
+    # Whitespace becomes one space; other control characters would make SNS refuse the publish.
+    line = re.sub(r"\s+", " ", ascii_text)
+    line = "".join(ch for ch in line if not unicodedata.category(ch).startswith("C")).strip()
     if len(line) > SUBJECT_MAX_CHARS:
         line = line[: SUBJECT_MAX_CHARS - 3].rstrip() + "..."
     return line or "Notification"

@@ -39,7 +39,9 @@ def test_inbox_lists_filters_counts_and_marks_read(user_api, plain_user):
     assert user_api.post(f"/api/v1/inbox/{done.pk}/unread/").json()["read"] is False
     assert user_api.post("/api/v1/inbox/read-all/").json() == {"unread": 0}
     assert user_api.delete(f"/api/v1/inbox/{done.pk}/").status_code == 204
-    assert not InboxMessage.objects.filter(pk=done.pk).exists()
+    assert user_api.get(f"/api/v1/inbox/{done.pk}/").status_code == 404
+    assert user_api.get("/api/v1/inbox/").json()["count"] == 1
+    assert InboxMessage.objects.get(pk=done.pk).deleted_at is not None  # kept hidden, see the consumer
 
 
 def test_user_a_cannot_read_mark_or_delete_user_b_messages(user_api, staff_user):
@@ -51,7 +53,7 @@ def test_user_a_cannot_read_mark_or_delete_user_b_messages(user_api, staff_user)
     assert user_api.delete(f"/api/v1/inbox/{theirs.pk}/").status_code == 404
     user_api.post("/api/v1/inbox/read-all/")
     theirs.refresh_from_db()
-    assert theirs.read_at is None  # untouched
+    assert theirs.read_at is None and theirs.deleted_at is None  # untouched
     assert user_api.get("/api/v1/inbox/unread-count/").json() == {"unread": 0}
     assert client_for(staff_user).get("/api/v1/inbox/unread-count/").json() == {"unread": 1}
 

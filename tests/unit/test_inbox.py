@@ -117,3 +117,19 @@ def test_fifo_topic_deduplicates_a_republished_notification(people):
                                            VisibilityTimeout=0)  # fmt: skip
     assert consume(fifo=True) == 1
     assert InboxMessage.objects.filter(notification=row, user=people["ann"]).count() == 1
+
+
+def test_a_deleted_message_stays_deleted_when_sqs_delivers_it_again(people):
+    from delivery.selectors import inbox_visible
+    from delivery.services import inbox_delete
+
+    row = armed_row()
+    follow([people["ann"]], row.event.topic)
+    url, _ = inbox_queue_ensure(fifo=False)
+    body = json.loads(build_message(row, row.event, row.event.topic).message)["sqs"]
+    sqs_client().send_message(QueueUrl=url, MessageBody=body)
+    assert consume() == 1
+    inbox_delete(message=inbox_visible(user=people["ann"]).get())
+    sqs_client().send_message(QueueUrl=url, MessageBody=body)  # a late duplicate
+    assert consume() == 1
+    assert not inbox_visible(user=people["ann"]).exists()

@@ -96,6 +96,7 @@ def test_email_subject_is_sns_safe():
     assert sns_subject("Café\nopening — today") == "Cafe opening today"
     assert len(sns_subject("x" * 300)) == 99 and sns_subject("x" * 300).endswith("...")
     assert sns_subject("日本") == "Notification"
+    assert sns_subject("bad\x00\x07\x1b[1mtitle\x7f") == "bad[1mtitle"  # control characters would fail the publish
 
 
 def test_topic_template_overrides_the_default():

@@ -109,6 +109,36 @@ def test_a_shared_address_stays_subscribed_until_its_last_user_leaves(users):
     assert "family@example.com" not in sns_subscriptions(topic.sns_topic_arn)
 
 
+def test_leaving_a_shared_address_by_a_new_endpoint_keeps_the_other_user_subscribed(users):
+    ann, bob = users
+    topic = make_topic()
+    ann_row = subscription_create(user=ann, topic=topic, channel="email", endpoint="family@example.com")
+    bob_row = subscription_create(user=bob, topic=topic, channel="email", endpoint="family@example.com")
+    bob_row.refresh_from_db()
+    subscription_update(subscription=ann_row, endpoint="ann@example.com", active=False)
+    topic.refresh_from_db()
+    listed = sns_subscriptions(topic.sns_topic_arn)
+    assert listed["family@example.com"]["SubscriptionArn"] == bob_row.sns_subscription_arn
+    assert "ann@example.com" not in listed
+
+
+def test_a_shared_address_is_muted_only_when_all_its_users_muted(users):
+    ann, bob = users
+    topic = make_topic()
+    for user in users:
+        subscription_create(user=user, topic=topic, channel="sms", endpoint="+447700900555")
+    arn = Subscription.objects.get(user=ann).sns_subscription_arn
+    preference_update(user=ann, muted_topics=[topic])
+    assert attributes(arn).get("FilterPolicy", "{}") == "{}"  # bob still wants it
+    preference_update(user=bob, muted_topics=[topic])
+    assert attributes(arn)["FilterPolicy"] == muted_policy(topic)
+    preference_update(user=ann, muted_topics=[])
+    assert attributes(arn)["FilterPolicy"] == "{}"
+    # ann (unmuted) moves away: the address is left to muted bob alone, so it is muted again
+    subscription_update(subscription=Subscription.objects.get(user=ann), endpoint="+447700900556")
+    assert attributes(arn)["FilterPolicy"] == muted_policy(topic)
+
+
 def test_a_changed_endpoint_moves_the_sns_subscription(users):
     topic = make_topic()
     row = subscription_create(user=users[0], topic=topic, channel="sms", endpoint="+447700900001")

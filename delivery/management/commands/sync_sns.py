@@ -25,7 +25,7 @@ class Command(BaseCommand):
             changes = sns_reconcile(topics=topics)
         except Exception as exc:
             raise CommandError(f"cannot read SNS: {classify(exc)}") from exc
-        failed = 0
+        failed = sum(change.sign == "!" for change in changes)
         for change in changes:
             self.stdout.write(str(change))
             if dry_run or change.apply is None:
@@ -37,6 +37,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"  ! failed: {classify(exc)}")
         if dry_run:
             self.stdout.write(f"{len(changes)} change(s) needed; dry run, nothing done")
+            if failed:
+                raise CommandError(f"{failed} topic(s) could not be checked; see above")
             return
         self.stdout.write(
             f"{len(changes) - failed} change(s) made, {failed} failed" if changes else "in step: 0 changes"
