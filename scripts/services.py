@@ -98,7 +98,7 @@ def start_moto() -> tuple[dict[str, str], subprocess.Popen[bytes]]:
     port = free_port()
     log_file = (RUN_DIR / "moto.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, str(ROOT / "scripts" / "sns_emulator.py"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=log_file, stderr=subprocess.STDOUT,
     )  # fmt: skip
     wait_for_port(port)

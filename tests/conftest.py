@@ -16,12 +16,14 @@ from rest_framework.test import APIClient
 
 from delivery.aws import reset_clients
 from notifier.redis_client import redis_client
+from scripts.sns_emulator import install as install_sns_fidelity
 from tests.webhook_receiver import WebhookReceiver
 
 
 @pytest.fixture(scope="session", autouse=True)
 def moto_server() -> Iterator[str]:
     """One SNS/SQS emulator for the session; the engine finds it through AWS_ENDPOINT_URL."""
+    install_sns_fidelity()  # as in `make run`: a dead webhook does not fail the publish
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     _, port = server.get_host_and_port()

@@ -155,6 +155,14 @@ def fire_one(topic, title: str) -> None:
     assert fire(notification_ids=list(event.notifications.values_list("pk", flat=True))).sent
 
 
+def test_an_unreachable_webhook_does_not_stop_the_other_channels(users, webhooks):
+    topic = make_topic()
+    subscription_create(user=users[0], topic=topic, channel="webhook", endpoint="https://127.0.0.1:9/dead")
+    subscription_create(user=users[1], topic=topic, channel="webhook", endpoint=webhooks.url(f"/{topic.slug}/ok"))
+    fire_one(topic, "still delivered")
+    assert [m["title"] for m in webhooks.messages(f"/{topic.slug}/ok")] == ["still delivered"]
+
+
 def test_a_muted_user_receives_nothing_while_others_do_and_unmuting_restores(users, webhooks):
     ann = users[0]
     topic = make_topic()
