@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test bench lint format clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -22,6 +22,12 @@ run: $(STAMP)
 test: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
 test: $(STAMP)
 	$(PY) scripts/services.py --redis-db 9 -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks (bench/run.py): BENCH_SIZE=tiny (CI, seconds), quick (minutes) or full.
+BENCH_SIZE ?= quick
+bench: export DJANGO_SECRET_KEY ?= bench-only-not-a-secret
+bench: $(STAMP)
+	$(PY) scripts/services.py -- $(PY) bench/run.py --size $(BENCH_SIZE)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

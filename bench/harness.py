@@ -1,0 +1,197 @@
+"""What every benchmark needs: its own database and Redis db, the SNS stub, worker
+processes, and bulk data made with SQL (the API would measure the API)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DB = "notifier_bench"
+BENCH_REDIS_DB = 8  # never 0 (yours) or 9 (the tests')
+
+
+def configure_environment() -> None:
+    """Point Django at the bench database before it is set up."""
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/notifier")
+    os.environ["DATABASE_URL"] = base.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+    redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    os.environ["REDIS_URL"] = redis.rsplit("/", 1)[0] + f"/{BENCH_REDIS_DB}"
+    os.environ["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "true")
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+
+
+@dataclass
+class Stub:
+    process: subprocess.Popen[str]
+    url: str
+    log: Path
+
+    def acknowledged(self) -> list[tuple[float, int]]:
+        """(time, messages) per SNS call the stub answered."""
+        if not self.log.exists():
+            return []
+        rows = (line.split() for line in self.log.read_text().splitlines() if line)
+        return [(float(when), int(count)) for when, _, count in rows]
+
+    def reset(self) -> None:
+        self.log.write_text("")
+
+
+@contextmanager
+def sns_stub(latency_ms: float, work_dir: Path) -> Iterator[Stub]:
+    log = work_dir / f"sns-{int(latency_ms)}ms.log"
+    log.write_text("")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "sns_stub.py"), "--latency-ms", str(latency_ms), "--log", str(log)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    port = int(process.stdout.readline())
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    from delivery.aws import reset_clients
+
+    reset_clients()
+    try:
+        yield Stub(process, os.environ["AWS_ENDPOINT_URL"], log)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if previous is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = previous
+        reset_clients()
+
+
+@contextmanager
+def workers(
+    count: int, concurrency: int, work_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[list[int]]:
+    """``count`` Celery worker processes (prefork, ``concurrency`` children each); yields pids."""
+    from config.celery_app import app
+
+    env = {**os.environ, **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
+    processes = []
+    for index in range(count):
+        name = f"bench{index}-{os.getpid()}@%h"
+        log = (work_dir / f"worker{index}.log").open("w")
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning", "-c", str(concurrency),
+             "-n", name, "--without-mingle", "--without-gossip", "--without-heartbeat", "-I", "bench.tasks"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        ))  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(app.control.ping(timeout=0.5) or []) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"workers did not start; see {work_dir}/worker*.log")
+    try:
+        yield [process.pid for process in processes]
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and its children (a prefork worker's pool)."""
+    total = 0
+    for candidate in [pid, *_children(pid)]:
+        try:
+            for line in Path(f"/proc/{candidate}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            continue
+    return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live children so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for candidate in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{candidate}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        for child in children:
+            found.append(int(child))
+            found.extend(_children(int(child)))
+    return found
+
+
+def plant_events(*, count: int, first: datetime, spread: timedelta, lead_minutes: int = 10) -> int:
+    """``count`` scheduled events on one topic, starting from ``first`` evenly over
+    ``spread``; returns the topic id. Planned by nobody yet."""
+    from django.db import connection
+
+    from events.models import Topic
+
+    topic = Topic.objects.create(
+        slug=f"bench-{time.time_ns()}", name="Bench", default_lead_minutes=lead_minutes,
+        sns_topic_arn="arn:aws:sns:us-east-1:000000000000:bench",
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO events_event (topic_id, title, description, starts_at, lead_minutes, status,
+                                      created_at, updated_at)
+            SELECT %(topic)s, 'Bench event ' || n, '', %(first)s + (%(spread)s * (n - 1) / GREATEST(%(count)s, 1)),
+                   NULL, 'scheduled', now(), now()
+            FROM generate_series(1, %(count)s) AS n
+            """,
+            {"topic": topic.pk, "first": first, "spread": spread, "count": count},
+        )
+    return topic.pk
+
+
+def clean_database() -> None:
+    """Empty what benchmarks write, between runs."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE delivery_deliveryattempt, delivery_inboxmessage, delivery_notification, events_event, "
+            "events_topic, django_celery_beat_periodictask, django_celery_beat_clockedschedule CASCADE"
+        )
+
+
+def flush_broker() -> None:
+    from notifier.redis_client import redis_client
+
+    client = redis_client()
+    assert client.connection_pool.connection_kwargs.get("db") == BENCH_REDIS_DB
+    client.flushdb()

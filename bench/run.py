@@ -1,0 +1,130 @@
+"""``make bench``: this engine side by side with the designs users would otherwise pick,
+on real PostgreSQL, Redis and Celery worker processes, against a local SNS stub with
+0 ms and 20 ms of latency. Writes bench/results/<date>-<size>.{md,json}.
+
+    python bench/run.py --size tiny|quick|full [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import harness
+
+SIZES = {
+    "tiny": {"plan": 1_000, "arm": 500, "burst": 100, "steady_rate": 5, "steady_s": 4, "raw": 200, "repeat": 1},
+    "quick": {"plan": 20_000, "arm": 5_000, "burst": 5_000, "steady_rate": 10, "steady_s": 30, "raw": 5_000,
+              "repeat": 3},
+    "full": {"plan": 100_000, "arm": 20_000, "burst": 5_000, "steady_rate": 10, "steady_s": 180, "raw": 5_000,
+             "repeat": 5},
+}  # fmt: skip
+WORKERS = (1, 4)  # worker processes, pool children each
+LATENCIES_MS = (0, 20)
+
+
+def repeat(times: int, run: Callable[[], dict]) -> dict:
+    """Median of each figure over ``times`` runs, with the spread (min-max)."""
+    runs = [run() for _ in range(times)]
+    summary: dict = {"runs": runs}
+    for key in runs[0]:
+        values = [r[key] for r in runs if isinstance(r[key], (int, float))]
+        if values:
+            summary[key] = statistics.median(values)
+            summary[f"{key}_spread"] = [min(values), max(values)]
+    return summary
+
+
+def environment() -> dict:
+    import celery
+    import django
+    from django.db import connection
+
+    from notifier.redis_client import redis_client
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        postgres = cursor.fetchone()[0]
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())  # fmt: skip
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit.stdout.strip() or "unknown",
+        "machine": f"{os.cpu_count()} cores, {model}",
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "celery": celery.__version__,
+        "postgres": postgres,
+        "redis": redis_client().info()["redis_version"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", choices=sorted(SIZES), default="quick")
+    parser.add_argument("--repeat", type=int, default=None)
+    args = parser.parse_args()
+    size = SIZES[args.size]
+    times = args.repeat or size["repeat"]
+
+    harness.configure_environment()
+    harness.ensure_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from bench import scenarios
+    from bench.report import write_report
+
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    results: dict = {"environment": environment(), "size": args.size, "repeat": times, "workers": WORKERS}
+    say = lambda text: print(f"[bench] {text}", flush=True)  # noqa: E731
+
+    say(f"plan {size['plan']} events")
+    results["plan"] = {
+        "engine": repeat(times, lambda: scenarios.plan_engine(size["plan"])),
+        "clocked": repeat(times, lambda: scenarios.plan_clocked(size["plan"])),
+    }
+    say(f"arm {size['arm']} notifications")
+    results["arm"] = {
+        "engine": repeat(times, lambda: scenarios.arm_engine(size["arm"])),
+        "apply_async": repeat(times, lambda: scenarios.arm_apply_async(size["arm"])),
+    }
+    for latency in LATENCIES_MS:
+        with harness.sns_stub(latency, work):
+            say(f"SNS stub +{latency} ms: raw ceiling, burst of {size['burst']}, steady {size['steady_rate']}/s")
+            results[f"raw_{latency}ms"] = repeat(
+                times, lambda: scenarios.raw_ceiling(size["raw"], processes=WORKERS[0], threads=WORKERS[1])
+            )
+            results[f"burst_{latency}ms"] = {
+                design: repeat(times, lambda design=design: scenarios.burst_engine(
+                    size["burst"], workers_spec=WORKERS, work_dir=work, design=design))
+                for design in ("engine", "literal")
+            }  # fmt: skip
+            results[f"steady_{latency}ms"] = {
+                "engine": repeat(times, lambda: scenarios.steady_engine(
+                    size["steady_rate"], size["steady_s"], workers_spec=WORKERS, work_dir=work))
+            }  # fmt: skip
+    harness.clean_database()
+    harness.flush_broker()
+    paths = write_report(results, ROOT / "bench" / "results")
+    say(f"wrote {', '.join(str(p.relative_to(ROOT)) for p in paths)}")
+
+
+ROOT = harness.ROOT
+
+if __name__ == "__main__":
+    main()

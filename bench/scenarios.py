@@ -1,0 +1,232 @@
+"""The scenarios, each for this engine and for the designs a user would otherwise pick.
+
+Every function returns a flat dict of figures for one run; ``bench/run.py`` repeats,
+takes medians and writes the tables. Nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from statistics import quantiles
+
+from bench.harness import ROOT, clean_database, flush_broker, plant_events, workers
+
+LEAD = 10  # minutes
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": float("nan"), "p99": float("nan"), "p99.9": float("nan"), "max": float("nan")}
+    if len(values) == 1:
+        return {"p50": values[0], "p99": values[0], "p99.9": values[0], "max": values[0]}
+    cuts = quantiles(values, n=1000, method="inclusive")
+    return {"p50": cuts[499], "p99": cuts[989], "p99.9": cuts[998], "max": max(values)}
+
+
+def _child(code: str) -> tuple[dict, int]:
+    """Run ``code`` in a fresh Django process; returns (its JSON line, its peak RSS in KiB)."""
+    prelude = "import django, json, time; django.setup()\n"
+    process = subprocess.Popen([sys.executable, "-c", prelude + code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"benchmark child failed ({process.returncode}): {code[:80]}")
+    return json.loads(output.strip().splitlines()[-1]), usage.ru_maxrss
+
+
+# --- plan ---------------------------------------------------------------------------
+
+
+def plan_engine(events: int) -> dict:
+    """The nightly plan: set-based INSERT of every notification due in the window."""
+    _plant_day(events)
+    figures, peak = _child(
+        "from notifier.services import window_plan\n"
+        "t = time.perf_counter(); r = window_plan(hours=24); wall = time.perf_counter() - t\n"
+        "print(json.dumps({'planned': len(r.planned), 'wall_s': wall}))"
+    )
+    return {"notifications": figures["planned"], "wall_s": figures["wall_s"],
+            "per_s": figures["planned"] / figures["wall_s"], "peak_rss_mib": peak / 1024}  # fmt: skip
+
+
+def plan_clocked(events: int) -> dict:
+    """django-celery-beat: one ClockedSchedule + one-off PeriodicTask per notification."""
+    _plant_day(events)
+    figures, peak = _child(
+        "from django_celery_beat.models import ClockedSchedule, PeriodicTask\n"
+        "from django.db import transaction\n"
+        "from delivery.models import Notification\n"
+        "from notifier.services import window_plan\n"
+        "window_plan(hours=24)\n"  # the ledger rows exist for every design (same data)
+        "todo = list(Notification.objects.values_list('pk', 'due_at'))\n"
+        "t = time.perf_counter()\n"
+        "with transaction.atomic():\n"
+        "    clocks = ClockedSchedule.objects.bulk_create([ClockedSchedule(clocked_time=d) for _, d in todo], 2000)\n"
+        "    PeriodicTask.objects.bulk_create([PeriodicTask(name=f'n{pk}', task='bench.fire_one', args=f'[{pk}]',\n"
+        "        one_off=True, clocked=c) for (pk, _), c in zip(todo, clocks)], 2000)\n"
+        "wall = time.perf_counter() - t\n"
+        "print(json.dumps({'planned': len(todo), 'wall_s': wall}))"
+    )
+    return {"notifications": figures["planned"], "wall_s": figures["wall_s"],
+            "per_s": figures["planned"] / figures["wall_s"], "peak_rss_mib": peak / 1024}  # fmt: skip
+
+
+def _plant_day(events: int) -> None:
+    clean_database()
+    flush_broker()
+    from django.utils import timezone
+
+    plant_events(count=events, first=timezone.now() + timedelta(minutes=LEAD + 6), spread=timedelta(hours=23),
+                 lead_minutes=LEAD)  # fmt: skip
+
+
+# --- arm ----------------------------------------------------------------------------
+
+
+def _plant_soon(count: int, *, seconds_ahead: float, spread_s: float) -> int:
+    """``count`` notifications planned, due ``seconds_ahead`` from now over ``spread_s``."""
+    clean_database()
+    flush_broker()
+    from django.utils import timezone
+
+    from notifier.services import window_plan
+
+    first = timezone.now() + timedelta(minutes=LEAD, seconds=seconds_ahead)
+    plant_events(count=count, first=first, spread=timedelta(seconds=spread_s), lead_minutes=LEAD)
+    return len(window_plan(hours=1).planned)
+
+
+def arm_engine(count: int) -> dict:
+    """Claim the rows due within the horizon and enqueue one ETA task per due instant.
+
+    The rows are due 20-22 minutes out (past the horizon, so planning leaves them
+    planned) and the pass runs as of 18 minutes later, when they are within it."""
+    _plant_soon(count, seconds_ahead=20 * 60, spread_s=120)
+    from django.utils import timezone
+
+    from notifier.arming import arm
+
+    started = time.perf_counter()
+    armed = arm(now=timezone.now() + timedelta(minutes=18))
+    wall = time.perf_counter() - started
+    tasks = _queued_tasks()
+    return {"notifications": len(armed.armed), "tasks": tasks, "wall_s": wall, "per_s": len(armed.armed) / wall}
+
+
+def arm_apply_async(count: int) -> dict:
+    """What a one-task-per-notification design does: ``apply_async`` per row."""
+    _plant_soon(count, seconds_ahead=20 * 60, spread_s=120)
+    from bench.tasks import fire_one
+    from delivery.models import Notification
+
+    todo = list(Notification.objects.values_list("pk", "due_at"))
+    started = time.perf_counter()
+    for pk, due in todo:
+        fire_one.apply_async(args=[pk], eta=due)
+    wall = time.perf_counter() - started
+    return {"notifications": len(todo), "tasks": len(todo), "wall_s": wall, "per_s": len(todo) / wall}
+
+
+def _queued_tasks() -> int:
+    from notifier.redis_client import redis_client
+
+    client = redis_client()
+    return client.llen("celery")
+
+
+# --- burst and steady ----------------------------------------------------------------
+
+
+def _wait_for_outcomes(total: int, timeout: float) -> None:
+    from delivery.models import Notification, NotificationState
+
+    live = (NotificationState.PLANNED, NotificationState.ARMED, NotificationState.SENDING)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not Notification.objects.filter(state__in=live).exists():
+            return
+        time.sleep(0.25)
+
+
+def _lags() -> tuple[list[float], int, float]:
+    """(lags in seconds of sent rows, rows not sent, drain seconds: last ack - first due)."""
+    from django.db.models import Max, Min
+
+    from delivery.models import Notification, NotificationState
+
+    sent = Notification.objects.filter(state=NotificationState.SENT)
+    lags = [ms / 1000 for ms in sent.values_list("lag_ms", flat=True)]
+    edges = sent.aggregate(first_due=Min("due_at"), last_sent=Max("sent_at"))
+    drain = (edges["last_sent"] - edges["first_due"]).total_seconds() if edges["last_sent"] else float("nan")
+    return lags, Notification.objects.exclude(state=NotificationState.SENT).count(), drain
+
+
+def burst_engine(count: int, *, workers_spec: tuple[int, int], work_dir: Path, design: str = "engine") -> dict:
+    """``count`` notifications due in the same second; lag = SNS ack - due (the ledger's lag_ms)."""
+    lead_in = 20.0
+    _plant_soon(count, seconds_ahead=lead_in, spread_s=0)
+    with workers(*workers_spec, work_dir):
+        if design == "engine":
+            from notifier.arming import arm
+
+            arm()
+        else:  # literal: one ETA task per notification, enqueued ahead
+            from bench.tasks import fire_one
+            from delivery.models import Notification, NotificationState
+
+            todo = list(Notification.objects.values_list("pk", "due_at"))
+            Notification.objects.update(state=NotificationState.ARMED)
+            for pk, due in todo:
+                fire_one.apply_async(args=[pk], eta=due)
+        _wait_for_outcomes(count, timeout=lead_in + 120)
+    lags, unsent, drain = _lags()
+    return {"notifications": count, **{f"lag_{k}_s": v for k, v in _percentiles(lags).items()},
+            "drain_s": drain, "drain_per_s": len(lags) / drain if drain else float("nan"),
+            "not_sent": unsent}  # fmt: skip
+
+
+def steady_engine(rate: float, seconds: float, *, workers_spec: tuple[int, int], work_dir: Path) -> dict:
+    """``rate`` notifications a second, each due at its own instant, armed by the periodic pass."""
+    count = int(rate * seconds)
+    _plant_soon(count, seconds_ahead=15, spread_s=seconds)
+    from notifier.arming import arm
+
+    with workers(*workers_spec, work_dir):
+        arm()
+        _wait_for_outcomes(count, timeout=seconds + 60)
+    lags, unsent, _ = _lags()
+    return {"notifications": count, **{f"lag_{k}_s": v for k, v in _percentiles(lags).items()}, "not_sent": unsent}
+
+
+# --- raw ceiling --------------------------------------------------------------------
+
+
+def raw_ceiling(count: int, *, processes: int, threads: int) -> dict:
+    """A bare boto3 ``publish`` loop against the same stub, with the same concurrency."""
+    per_process = count // processes
+    code = (
+        "import boto3, time, sys\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        f"n, threads = {per_process}, {threads}\n"
+        "c = boto3.client('sns', region_name='us-east-1')\n"
+        "arn = 'arn:aws:sns:us-east-1:000000000000:bench'\n"
+        "c.publish(TopicArn=arn, Message='warm')\n"
+        "t = time.perf_counter()\n"
+        "with ThreadPoolExecutor(threads) as pool:\n"
+        "    list(pool.map(lambda i: c.publish(TopicArn=arn, Message='x' * 600), range(n)))\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    started = time.perf_counter()
+    children = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+                for _ in range(processes)]  # fmt: skip
+    walls = [float(child.communicate()[0].strip().splitlines()[-1]) for child in children]
+    wall = max(walls) if walls else time.perf_counter() - started
+    return {"notifications": per_process * processes, "wall_s": wall, "per_s": per_process * processes / wall}
