@@ -108,12 +108,16 @@ def enqueue_fire(rows: Iterable[Row]) -> None:
 
     batch = settings.NOTIFIER_FIRE_BATCH_SIZE
     ordered = sorted(rows, key=lambda row: row[1])
-    for _, group in groupby(ordered, key=lambda row: row[1]):
-        members = list(group)
-        for start in range(0, len(members), batch):
-            chunk = members[start : start + batch]
-            expires = None if settings.NOTIFIER_SEND_LATE else min(row[2] for row in chunk)
-            fire_notifications.apply_async(args=[[row[0] for row in chunk]], eta=chunk[0][1], expires=expires)
+    # One broker connection for the whole pass instead of one from the pool per task.
+    with fire_notifications.app.producer_or_acquire() as producer:
+        for _, group in groupby(ordered, key=lambda row: row[1]):
+            members = list(group)
+            for start in range(0, len(members), batch):
+                chunk = members[start : start + batch]
+                expires = None if settings.NOTIFIER_SEND_LATE else min(row[2] for row in chunk)
+                fire_notifications.apply_async(
+                    args=[[row[0] for row in chunk]], eta=chunk[0][1], expires=expires, producer=producer
+                )
 
 
 def arm(*, ids: list[int] | None = None, now: datetime | None = None) -> ArmResult:
