@@ -27,7 +27,7 @@ test: $(STAMP)
 BENCH_SIZE ?= quick
 bench: export DJANGO_SECRET_KEY ?= bench-only-not-a-secret
 bench: $(STAMP)
-	$(PY) scripts/services.py -- $(PY) bench/run.py --size $(BENCH_SIZE)
+	$(PY) scripts/services.py -- $(PY) bench/run.py --size $(BENCH_SIZE) $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
