@@ -70,6 +70,12 @@ def markdown(results: dict) -> str:
                  f"{_fmt(arm['tasks'], 0)} tasks) | literal: `apply_async` per notification | "
                  f"{_fmt(plain['per_s'])} | "
                  f"{_ratio(arm['per_s'], plain['per_s'], higher_is_better=True)} |")  # fmt: skip
+    memory = results.get("memory")
+    if memory:
+        engine_mib, literal_mib = memory["engine"]["worker_rss_mib"], memory["literal"]["worker_rss_mib"]
+        lines.append(f"| worker RSS with {memory['engine']['planned']:,.0f} planned for the day (MiB) | "
+                     f"{_fmt(engine_mib, 0)} | literal: every ETA task held by the worker | {_fmt(literal_mib, 0)} | "
+                     f"{_ratio(engine_mib, literal_mib, higher_is_better=False)} |")  # fmt: skip
     for latency in (0, 20):
         burst = results.get(f"burst_{latency}ms")
         if not burst:

@@ -103,6 +103,11 @@ def main() -> None:
         "engine": repeat(times, lambda: scenarios.arm_engine(size["arm"])),
         "apply_async": repeat(times, lambda: scenarios.arm_apply_async(size["arm"])),
     }
+    say(f"worker memory with {size['plan']} planned for the day")
+    results["memory"] = {
+        design: repeat(times, lambda design=design: scenarios.worker_memory(size["plan"], design=design, work_dir=work))
+        for design in ("engine", "literal")
+    }
     for latency in LATENCIES_MS:
         with harness.sns_stub(latency, work):
             say(f"SNS stub +{latency} ms: raw ceiling, burst of {size['burst']}, steady {size['steady_rate']}/s")

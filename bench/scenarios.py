@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from statistics import quantiles
 
-from bench.harness import ROOT, clean_database, flush_broker, plant_events, workers
+from bench.harness import ROOT, clean_database, flush_broker, plant_events, rss_kib, workers
 
 LEAD = 10  # minutes
 
@@ -230,3 +230,31 @@ def raw_ceiling(count: int, *, processes: int, threads: int) -> dict:
     walls = [float(child.communicate()[0].strip().splitlines()[-1]) for child in children]
     wall = max(walls) if walls else time.perf_counter() - started
     return {"notifications": per_process * processes, "wall_s": wall, "per_s": per_process * processes / wall}
+
+
+# --- memory -------------------------------------------------------------------------
+
+
+def worker_memory(count: int, *, design: str, work_dir: Path) -> dict:
+    """Worker RSS with ``count`` notifications planned for the day. The engine's worker
+    holds nothing until the horizon; the literal design's worker holds every ETA task."""
+    _plant_day(count)
+    from bench.tasks import fire_one
+    from delivery.models import Notification, NotificationState
+    from notifier.services import window_plan
+
+    window_plan(hours=24)
+    if design == "literal":
+        todo = list(Notification.objects.values_list("pk", "due_at"))
+        Notification.objects.update(state=NotificationState.ARMED)
+        with fire_one.app.producer_or_acquire() as producer:
+            for pk, due in todo:
+                fire_one.apply_async(args=[pk], eta=due, producer=producer)
+    with workers(1, 2, work_dir) as pids:
+        deadline = time.monotonic() + 120
+        while _queued_tasks() and time.monotonic() < deadline:  # ETA tasks move into the worker
+            time.sleep(0.5)
+        time.sleep(2)
+        rss = rss_kib(pids[0])
+    flush_broker()
+    return {"planned": count, "held_in_broker": _queued_tasks(), "worker_rss_mib": rss / 1024}
