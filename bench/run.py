@@ -29,6 +29,7 @@ SIZES = {
     "full": {"plan": 100_000, "arm": 20_000, "burst": 5_000, "steady_rate": 10, "steady_s": 180, "raw": 5_000,
              "repeat": 5},
 }  # fmt: skip
+ROOT = harness.ROOT
 WORKERS = (1, 4)  # worker processes, pool children each
 LATENCIES_MS = (0, 20)
 
@@ -128,8 +129,6 @@ def main() -> None:
     paths = write_report(results, ROOT / "bench" / "results")
     say(f"wrote {', '.join(str(p.relative_to(ROOT)) for p in paths)}")
 
-
-ROOT = harness.ROOT
 
 if __name__ == "__main__":
     main()

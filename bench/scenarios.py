@@ -53,8 +53,7 @@ def plan_engine(events: int) -> dict:
         "t = time.perf_counter(); r = window_plan(hours=24); wall = time.perf_counter() - t\n"
         "print(json.dumps({'planned': len(r.planned), 'wall_s': wall}))"
     )
-    return {"notifications": figures["planned"], "wall_s": figures["wall_s"],
-            "per_s": figures["planned"] / figures["wall_s"], "peak_rss_mib": peak / 1024}  # fmt: skip
+    return _plan_figures(figures, peak)
 
 
 def plan_clocked(events: int) -> dict:
@@ -75,8 +74,12 @@ def plan_clocked(events: int) -> dict:
         "wall = time.perf_counter() - t\n"
         "print(json.dumps({'planned': len(todo), 'wall_s': wall}))"
     )
+    return _plan_figures(figures, peak)
+
+
+def _plan_figures(figures: dict, peak_kib: int) -> dict:
     return {"notifications": figures["planned"], "wall_s": figures["wall_s"],
-            "per_s": figures["planned"] / figures["wall_s"], "peak_rss_mib": peak / 1024}  # fmt: skip
+            "per_s": figures["planned"] / figures["wall_s"], "peak_rss_mib": peak_kib / 1024}  # fmt: skip
 
 
 def _plant_day(events: int) -> None:

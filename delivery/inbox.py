@@ -10,7 +10,6 @@ each message stands alone. A message that keeps failing goes to the dead-letter 
 import json
 import logging
 import threading
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -18,9 +17,10 @@ from django.db import DatabaseError, close_old_connections, transaction
 
 from delivery.aws import sqs_client
 from delivery.channels import IN_APP
+from delivery.messages import facts_from_document
 from delivery.models import InboxMessage, Notification
 from delivery.queues import inbox_queue_ensure
-from delivery.rendering import MessageFacts, Renderer
+from delivery.rendering import Renderer
 from subscriptions.selectors import in_app_recipient_ids
 
 logger = logging.getLogger(__name__)
@@ -30,20 +30,9 @@ class UnknownNotification(Exception):
     """The message names a notification this database does not hold."""
 
 
-def _facts(document: dict[str, Any]) -> MessageFacts:
-    return MessageFacts(
-        notification_id=int(document["notification_id"]), key=str(document["key"]),
-        event_id=int(document["event_id"]), title=str(document["title"]),
-        description=str(document.get("description", "")), topic_slug=str(document["topic"]),
-        topic_name=str(document.get("topic_name", document["topic"])),
-        starts_at=datetime.fromisoformat(document["starts_at"]), due_at=datetime.fromisoformat(document["due_at"]),
-        lead_minutes=int(document["lead_minutes"]),
-    )  # fmt: skip
-
-
 def inbox_deliver(*, document: dict[str, Any]) -> int:
     """Write the rows for one received message; returns how many users it is for."""
-    facts = _facts(document)
+    facts = facts_from_document(document)
     notification = Notification.objects.select_related("event").filter(pk=facts.notification_id, key=facts.key).first()
     if notification is None:
         raise UnknownNotification(f"notification {facts.notification_id} with key {facts.key} is not in the ledger")

@@ -8,6 +8,7 @@ the attributes, so consumers can de-duplicate and filter policies can select.
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from delivery.channels import CHANNELS, EMAIL
@@ -66,6 +67,18 @@ def facts_document(facts: MessageFacts) -> dict[str, Any]:
         "due_at": utc_iso(facts.due_at),
         "lead_minutes": facts.lead_minutes,
     }
+
+
+def facts_from_document(document: dict[str, Any]) -> MessageFacts:
+    """The facts back from a received JSON document (the in-app inbox consumer)."""
+    return MessageFacts(
+        notification_id=int(document["notification_id"]), key=str(document["key"]),
+        event_id=int(document["event_id"]), title=str(document["title"]),
+        description=str(document.get("description", "")), topic_slug=str(document["topic"]),
+        topic_name=str(document.get("topic_name", document["topic"])),
+        starts_at=datetime.fromisoformat(document["starts_at"]), due_at=datetime.fromisoformat(document["due_at"]),
+        lead_minutes=int(document["lead_minutes"]),
+    )  # fmt: skip
 
 
 def build_message(

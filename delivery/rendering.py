@@ -48,7 +48,9 @@ class MessageFacts:
     due_at: datetime
     lead_minutes: int
 
+    @functools.cached_property
     def context(self) -> dict[str, Any]:
+        """Built once per message: every part of every channel renders from it."""
         zone = ZoneInfo(settings.NOTIFIER_DISPLAY_TIMEZONE)
         starts = timezone.localtime(self.starts_at, zone)
         return {
@@ -79,7 +81,7 @@ class Renderer:
         source = self.overrides.get(part)
         template = _compile(source, html) if source is not None else _engine(html).get_template(_FILES[part])
         with timezone.override(ZoneInfo(settings.NOTIFIER_DISPLAY_TIMEZONE)):
-            return template.render(Context({**facts.context(), **extra}, autoescape=html)).strip()
+            return template.render(Context({**facts.context, **extra}, autoescape=html)).strip()
 
 
 def template_check(part: str, source: str) -> None:

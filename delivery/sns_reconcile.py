@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from delivery.aws import sns_client
 from delivery.channels import CHANNELS, MANAGED_PROTOCOLS
-from delivery.errors import classify
+from delivery.errors import DeliveryError, classify
 from delivery.queues import inbox_attach, inbox_queue_name
 from delivery.sns_subscriptions import (
     PENDING,
@@ -41,6 +41,16 @@ class Change:
 
     def __str__(self) -> str:
         return f"{self.sign} {self.what}"
+
+    def run(self) -> DeliveryError | None:
+        """Apply it; returns the failure, classified, instead of raising."""
+        if self.apply is None:
+            return None
+        try:
+            self.apply()
+        except Exception as exc:
+            return classify(exc)
+        return None
 
 
 def _sns_subscriptions(topic_arn: str) -> Iterator[dict[str, str]]:
@@ -68,14 +78,15 @@ def _rows_by_target(topic: Topic) -> dict[Target, list[Subscription]]:
 
 def _sns_endpoint(rows: list[Subscription]) -> str:
     """What SNS lists as the endpoint: the platform endpoint ARN for push."""
-    return rows[0].sns_endpoint_arn if CHANNELS[rows[0].channel].sns_protocol == "application" else rows[0].endpoint
+    return rows[0].sns_endpoint_arn if CHANNELS[rows[0].channel].owns_endpoint else rows[0].endpoint
 
 
 def _target_changes(topic: Topic, rows: list[Subscription], existing: dict[str, str]) -> Change | None:
     first, ids = rows[0], ", ".join(str(row.pk) for row in rows)
     label = f"{first.channel} {first.endpoint[:80]} on {topic.slug} (subscription {ids})"
     repair = lambda: target_subscribe(Target.of(first).active_rows())  # noqa: E731
-    arn = existing.get(_sns_endpoint(rows)) if _sns_endpoint(rows) else None
+    endpoint = _sns_endpoint(rows)
+    arn = existing.get(endpoint) if endpoint else None
     if arn is None:
         return Change("+", f"subscribe {label}", repair)
     reasons = []

@@ -59,7 +59,7 @@ class Target:
 
 def desired_policy(rows: list[Subscription]) -> str:
     if rows and all(subscription_is_muted(row) for row in rows):
-        return normalized_policy(muted_policy(rows[0].topic))
+        return muted_policy(rows[0].topic)  # one key: already in normalized form
     return NO_FILTER
 
 
@@ -82,10 +82,11 @@ def target_subscribe(rows: list[Subscription]) -> None:
     first = rows[0]
     adapter = CHANNELS[first.channel]
     topic_arn = topic_ensure_sns(topic=first.topic)
-    endpoint_arn = adapter.sns_endpoint(first) if adapter.sns_protocol == "application" else ""
+    endpoint = adapter.sns_endpoint(first)
+    endpoint_arn = endpoint if adapter.owns_endpoint else ""
     sns = sns_client()
     arn = sns.subscribe(
-        TopicArn=topic_arn, Protocol=adapter.sns_protocol, Endpoint=endpoint_arn or first.endpoint,
+        TopicArn=topic_arn, Protocol=adapter.sns_protocol, Endpoint=endpoint,
         ReturnSubscriptionArn=True,
     )["SubscriptionArn"]  # fmt: skip
     status = Subscription.Status.PENDING_CONFIRMATION

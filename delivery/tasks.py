@@ -13,10 +13,8 @@ logger = logging.getLogger(__name__)
 def sync_sns() -> None:
     """The periodic ``sync_sns``: repairs drift and picks up email confirmations."""
     for change in sns_reconcile():
-        if change.apply is None:
-            continue
-        try:
-            change.apply()
+        error = change.run()
+        if error is not None:
+            logger.warning("sync_sns failed %s: %s", change, error)
+        elif change.apply is not None:
             logger.info("sync_sns %s", change)
-        except Exception as exc:
-            logger.warning("sync_sns failed %s: %s", change, exc)

@@ -13,6 +13,8 @@ class ChannelAdapter:
     name: str
     # The SNS protocol of its subscriptions; None when SNS does not hold one per user.
     sns_protocol: str | None
+    # Whether ``sns_endpoint`` creates an SNS resource (kept in ``sns_endpoint_arn``).
+    owns_endpoint = False
 
     def bodies(self, facts: MessageFacts, renderer: Renderer, document: str) -> dict[str, str]:
         """The ``MessageStructure=json`` entries this channel's protocol reads."""

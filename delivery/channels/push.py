@@ -75,6 +75,7 @@ def _payloads(title: str, body: str, facts: MessageFacts) -> dict[str, str]:
 class PushChannel(ChannelAdapter):
     name = "push"
     sns_protocol = "application"
+    owns_endpoint = True
 
     def bodies(self, facts: MessageFacts, renderer: Renderer, document: str) -> dict[str, str]:
         return _payloads(renderer.render(Part.PUSH_TITLE, facts), renderer.render(Part.PUSH_BODY, facts), facts)

@@ -47,7 +47,7 @@ class SmsChannel(ChannelAdapter):
                 break
             overflow = _length(text) - _single_segment_limit(text)
             title = title[: max(len(title) - overflow - 3, 0)].rstrip()
-            event = {**facts.context()["event"], "title": f"{title}..." if title else ""}
+            event = {**facts.context["event"], "title": f"{title}..." if title else ""}
             text = renderer.render(Part.SMS_BODY, facts, event=event)
         return text
 

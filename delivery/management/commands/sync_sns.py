@@ -28,13 +28,10 @@ class Command(BaseCommand):
         failed = sum(change.sign == "!" for change in changes)
         for change in changes:
             self.stdout.write(str(change))
-            if dry_run or change.apply is None:
-                continue
-            try:
-                change.apply()
-            except Exception as exc:
+            error = None if dry_run else change.run()
+            if error is not None:
                 failed += 1
-                self.stdout.write(f"  ! failed: {classify(exc)}")
+                self.stdout.write(f"  ! failed: {error}")
         if dry_run:
             self.stdout.write(f"{len(changes)} change(s) needed; dry run, nothing done")
             if failed:
