@@ -20,24 +20,18 @@ BENCH_REDIS_DB = 8  # never 0 (yours) or 9 (the tests')
 
 
 def configure_environment() -> None:
-    """Point Django at the bench database before it is set up."""
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/notifier")
-    os.environ["DATABASE_URL"] = base.rsplit("/", 1)[0] + f"/{BENCH_DB}"
-    redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    os.environ["REDIS_URL"] = redis.rsplit("/", 1)[0] + f"/{BENCH_REDIS_DB}"
+    """Point Django at the bench database (created if missing) before it is set up."""
+    from scripts.services import ensure_database, with_database, with_redis_db
+
+    os.environ["DATABASE_URL"] = with_database(
+        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/notifier"), BENCH_DB
+    )
+    ensure_database(os.environ["DATABASE_URL"])
+    os.environ["REDIS_URL"] = with_redis_db(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), BENCH_REDIS_DB)
     os.environ["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DJANGO_DEBUG", "true")
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 @dataclass

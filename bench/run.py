@@ -80,7 +80,6 @@ def main() -> None:
     times = args.repeat or size["repeat"]
 
     harness.configure_environment()
-    harness.ensure_database()
     import django
 
     django.setup()

@@ -116,6 +116,11 @@ def with_redis_db(url: str, db: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
+def with_database(url: str, name: str) -> str:
+    """The same server, another database (the query, e.g. a socket ``host``, is kept)."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
