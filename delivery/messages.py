@@ -29,21 +29,29 @@ class OutgoingMessage:
     message: str
     attributes: dict[str, dict[str, str]]
     subject: str
+    size: int  # bytes SNS counts against its limit: body and attributes
     group_id: str | None = None
     dedup_id: str | None = None
 
     def publish_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "TopicArn": self.topic_arn,
+        """Arguments of a single ``Publish`` call."""
+        entry = self.batch_entry()
+        del entry["Id"]
+        return {"TopicArn": self.topic_arn, **entry}
+
+    def batch_entry(self) -> dict[str, Any]:
+        """One ``PublishBatchRequestEntries`` member; its Id is the notification id."""
+        entry: dict[str, Any] = {
+            "Id": str(self.notification_id),
             "Message": self.message,
             "MessageStructure": "json",
             "Subject": self.subject,
             "MessageAttributes": self.attributes,
         }
         if self.group_id:
-            kwargs["MessageGroupId"] = self.group_id
-            kwargs["MessageDeduplicationId"] = self.dedup_id
-        return kwargs
+            entry["MessageGroupId"] = self.group_id
+            entry["MessageDeduplicationId"] = self.dedup_id
+        return entry
 
 
 def message_facts(notification: Notification, event: Event, topic: Topic) -> MessageFacts:
@@ -114,6 +122,7 @@ def build_message(
         message=body,
         attributes=attributes,
         subject=subject,
+        size=size,
         group_id=topic.slug if topic.fifo else None,
         dedup_id=notification.key if topic.fifo else None,
     )

@@ -114,6 +114,31 @@ def test_c_sns_throttling_and_5xx_are_retried_and_a_permanent_error_is_not(rig):
     assert (result.lost, result.duplicated, result.stale) == (0, 0, 0)
 
 
+def test_c2_one_entry_of_a_batch_throttled_and_one_refused(rig):
+    """Five notifications due together go out in one PublishBatch; SNS answers per entry."""
+    topic, inbox = rig.topic()
+    starts_at = timezone.now() + timedelta(minutes=LEAD, seconds=5)
+    created = Event.objects.bulk_create(  # no on-save plan: one plan, then beat's arm pass takes all five
+        Event(topic=Topic.objects.get(slug=topic["slug"]), title=f"Batch {n}", starts_at=starts_at) for n in range(5)
+    )
+    events = [{"id": event.pk} for event in created]
+    plan_window(hours=1)
+    rows = sorted(live_rows(events), key=lambda row: row.pk)
+    throttled, refused = rows[0], rows[1]
+    rig.sns.fail_entries = {str(throttled.pk): "throttling", str(refused.pk): "authorization"}
+    inbox.wait_for(4, timeout=40)
+    wait_until(lambda: Notification.objects.get(pk=refused.pk).state == "failed", 20, "the refused entry to fail")
+    inbox.drain(2)
+    sent = assert_sent_once([event for event in events if event["id"] != refused.event_id])
+    attempts = {row.pk: row.attempts for row in sent}
+    assert attempts.pop(throttled.pk) == 2 and set(attempts.values()) == {1}
+    refused.refresh_from_db()
+    assert refused.attempts == 1 and refused.last_error.startswith("permanent error: AuthorizationError")
+    result = tally(inbox, sent)
+    record("c2. one batch entry throttled, one refused", f"{result.line()} batch_entries=5 failed=1")
+    assert (result.lost, result.duplicated, result.stale) == (0, 0, 0)
+
+
 def test_d_database_connection_dropped_while_publishing(rig):
     topic, inbox = rig.topic()
     fired = threading.Event()

@@ -140,17 +140,17 @@ def test_database_lost_after_publish_is_recorded_once_not_republished(monkeypatc
 
     row = armed_row()
     publishes = []
-    real_publish = firing._publish
+    real_publish_batch = firing.publish_batch
 
-    def publish_then_lose_the_database(notification):
-        message_id = real_publish(notification)
-        publishes.append(message_id)
+    def publish_then_lose_the_database(batch):
+        replies = real_publish_batch(batch)
+        publishes.append(replies[row.pk])
         if len(publishes) == 1:
             with psycopg.connect(database_url(), autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
-        return message_id
+        return replies
 
-    monkeypatch.setattr(firing, "_publish", publish_then_lose_the_database)
+    monkeypatch.setattr(firing, "publish_batch", publish_then_lose_the_database)
     result = fire(notification_ids=[row.pk])
     assert len(publishes) == 1  # reconnected and recorded: no second publish
     assert result.sent == [row.pk]
