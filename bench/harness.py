@@ -4,6 +4,7 @@ processes, and bulk data made with SQL (the API would measure the API)."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -30,7 +31,9 @@ def configure_environment() -> None:
     os.environ["REDIS_URL"] = with_redis_db(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), BENCH_REDIS_DB)
     os.environ["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DJANGO_DEBUG", "true")
+    # As in production: with DEBUG on, Django would also record every query it runs.
+    os.environ["DJANGO_DEBUG"] = "false"
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(32))
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
 
 

@@ -133,9 +133,11 @@ NOTIFIER_LAG_P99_TARGET_SECONDS = env.float("NOTIFIER_LAG_P99_TARGET_SECONDS", d
 NOTIFIER_SLO_CHECK_INTERVAL_SECONDS = env.int("NOTIFIER_SLO_CHECK_INTERVAL_SECONDS", default=60)
 NOTIFIER_ALERT_TOPIC_ARN = env.str("NOTIFIER_ALERT_TOPIC_ARN", default="")
 NOTIFIER_MAX_ATTEMPTS = env.int("NOTIFIER_MAX_ATTEMPTS", default=5)
-NOTIFIER_FIRE_BATCH_SIZE = env.int("NOTIFIER_FIRE_BATCH_SIZE", default=50)
-# Threads per worker process publishing chunks of a fire task at once (each holds a DB connection).
-NOTIFIER_FIRE_THREADS = env.int("NOTIFIER_FIRE_THREADS", default=4)
+NOTIFIER_FIRE_BATCH_SIZE = env.int("NOTIFIER_FIRE_BATCH_SIZE", default=200)
+# Notifications due within one slot of this many ms share a fire task (sent at the slot's last due time).
+NOTIFIER_FIRE_GROUP_MS = env.int("NOTIFIER_FIRE_GROUP_MS", default=250)
+# PublishBatch calls a fire task keeps in flight at once (HTTP only; no database connection each).
+NOTIFIER_FIRE_THREADS = env.int("NOTIFIER_FIRE_THREADS", default=8)
 NOTIFIER_SNS_TOPIC_PREFIX = env.str("NOTIFIER_SNS_TOPIC_PREFIX", default="notifier-")
 NOTIFIER_SNS_CONNECT_TIMEOUT_SECONDS = env.float("NOTIFIER_SNS_CONNECT_TIMEOUT_SECONDS", default=2.0)
 NOTIFIER_SNS_READ_TIMEOUT_SECONDS = env.float("NOTIFIER_SNS_READ_TIMEOUT_SECONDS", default=5.0)

@@ -31,13 +31,37 @@ def client_config(service: str = "sns") -> Config:
         read_timeout=read_timeout,
         retries={"total_max_attempts": 1, "mode": "standard"},
         max_pool_connections=50,
+        # Our own code builds every request; validating each nested field of a ten-entry
+        # PublishBatch again cost ~10% of the fire path's CPU.
+        parameter_validation=False,
     )
+
+
+_FORM_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+# What urllib's quote_plus makes of each byte, looked up instead of computed per byte.
+_FORM_BYTE = [chr(b) if b in _FORM_SAFE else "+" if b == 0x20 else f"%{b:02X}" for b in range(256)]
+
+
+def _form_quote(text: str) -> str:
+    return "".join(map(_FORM_BYTE.__getitem__, text.encode()))
+
+
+def form_encode_body(request: Any, **kwargs: Any) -> None:
+    """Encode a query-protocol body once, with a table: botocore's ``urlencode`` quotes
+    byte by byte in Python and runs twice per call (to sign, then to send), which for a
+    PublishBatch of ten rendered messages cost more CPU than everything else it does."""
+    if isinstance(request.data, dict):
+        request.data = "&".join(f"{_form_quote(key)}={_form_quote(str(value))}" for key, value in request.data.items())
+        request.data = request.data.encode()
 
 
 @functools.cache
 def _client(service: str, pid: int) -> Any:
     # Keyed by pid: a client must not cross a fork (Celery prefork children).
-    return boto3.session.Session().client(service, region_name=aws_region(), config=client_config(service))
+    client = boto3.session.Session().client(service, region_name=aws_region(), config=client_config(service))
+    if service == "sns":
+        client.meta.events.register("before-sign.sns", form_encode_body)
+    return client
 
 
 def sns_client() -> Any:

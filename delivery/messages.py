@@ -1,9 +1,10 @@
 """The one message SNS fans out for one notification (DESIGN.md section 5).
 
 ``MessageStructure=json``: each protocol reads its own body, rendered by its channel
-(email text and subject, SMS text, APNS/GCM payloads); sqs, https, email-json and the
-``default`` get the JSON document. The notification id and key travel in the body and
-the attributes, so consumers can de-duplicate and filter policies can select.
+(email text and subject, SMS text, APNS/GCM payloads); sqs, https and email-json read
+the ``default``, the JSON document, so it is in the message once, not four times.
+The notification id and key travel in the body and the attributes, so consumers can
+de-duplicate and filter policies can select.
 """
 
 import json
@@ -99,7 +100,7 @@ def build_message(
     bodies = {"default": document}
     try:
         for channel in CHANNELS.values():
-            bodies.update(channel.bodies(facts, renderer, document))
+            bodies.update(channel.bodies(facts, renderer))
         subject = EMAIL.subject(facts, renderer)
     except Exception as exc:  # a topic's template failing on this event's data: retrying cannot help
         raise DeliveryError(f"rendering failed: {type(exc).__name__}: {exc}", permanent=True) from exc

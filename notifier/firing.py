@@ -1,21 +1,21 @@
 """Fire: claim, re-check, publish, record (DESIGN.md 4.5).
 
-The claim is one transaction: ``armed → sending`` with a conditional UPDATE and one
-DeliveryAttempt per claimed row, so a duplicate task finds nothing to do and every
-try is on record. Then the claimed rows go out in chunks of one PublishBatch (ten
-rows of one topic), several chunks at once on a few threads to overlap SNS round
-trips. Each chunk is a transaction that locks its events ``FOR SHARE`` and its rows
+Two transactions. The first claims ``armed → sending`` with a conditional UPDATE and
+writes one DeliveryAttempt per claimed row, so a duplicate task finds nothing to do
+and every try is on record. The second locks the events ``FOR SHARE`` and the rows
 ``FOR UPDATE`` while it publishes: a move or cancel of an event waits for the
 publish, or lands first and is seen here, so a stale notification never goes out.
+
+The rows go out in PublishBatch calls of ten messages of one topic, several calls at
+once on a few threads to overlap SNS round trips, and are recorded with a few
+set-based statements: a burst costs the CPU of rendering, not of round trips.
 """
 
 import logging
 import os
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -23,9 +23,9 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from delivery.errors import DeliveryError
-from delivery.messages import build_message
+from delivery.messages import OutgoingMessage, build_message
 from delivery.models import DeliveryAttempt, Notification, NotificationState
-from delivery.publishing import BATCH_MAX_ENTRIES, Reply, batches, publish_batch
+from delivery.publishing import Reply, batches, publish_batch
 from delivery.rendering import Renderer
 from delivery.topics import topic_ensure_sns
 from events.models import Event
@@ -86,7 +86,7 @@ def _stale_reason(notification: Notification, event: Event, now: datetime) -> tu
 
 def _lock(claimed: dict[int, int]) -> list[Notification]:
     """Lock claimed rows and their events (events first, in id order, as plan_event
-    takes them), in due order.
+    takes them), by topic then due time, the order they are published in.
 
     Only rows still on the attempt this worker claimed: if reconcile took one back and
     another worker claimed it since, that worker owns it now."""
@@ -101,167 +101,142 @@ def _lock(claimed: dict[int, int]) -> list[Notification]:
         Notification.objects.select_for_update(of=("self",))
         .select_related("event__topic")
         .filter(pk__in=ids, state=NotificationState.SENDING)
-        .order_by("due_at", "pk")
+        .order_by("event__topic_id", "due_at", "pk")
     )
     return [row for row in rows if row.attempts == claimed[row.pk]]
 
 
-class _Circuit:
-    """Once SNS fails with a transient error, the rest of the batch is handed back
-    untried instead of hammering it; shared by the threads publishing one batch."""
-
-    def __init__(self) -> None:
-        self._error: DeliveryError | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def error(self) -> DeliveryError | None:
-        return self._error
-
-    def trip(self, error: DeliveryError) -> None:
-        with self._lock:
-            self._error = self._error or error
-
-
-@dataclass
-class _Chunk:
-    """Claimed rows ({id: attempt}) of one topic that go out in one PublishBatch.
-    ``published`` outlives a lost database connection, so a row SNS already accepted is
-    recorded on the retry, never published again."""
-
-    topic_id: int
-    claimed: dict[int, int]
-    published: dict[int, str] = field(default_factory=dict)
-
-
-def _check(notifications: list[Notification], circuit: _Circuit, result: FireResult) -> list[Notification]:
-    """Finish stale rows, hand rows back while SNS is failing; returns the rows to publish."""
+def _fresh(notifications: list[Notification], result: FireResult) -> list[Notification]:
+    """Finish the rows that must not go out any more; returns the others."""
     now = timezone.now()
-    todo = []
+    fresh = []
     for notification in notifications:
         stale = _stale_reason(notification, notification.event, now)
-        if stale is not None:
-            state, reason = stale
-            outcome = Outcome.EXPIRED if state == NotificationState.EXPIRED else Outcome.SKIPPED_STALE
-            finish(notification, outcome, reason, state=state, last_error=reason)
-            result.skipped.append(notification.pk)
-        elif circuit.error is None or not defer(notification, circuit.error, result):
-            todo.append(notification)
-    return todo
+        if stale is None:
+            fresh.append(notification)
+            continue
+        state, reason = stale
+        outcome = Outcome.EXPIRED if state == NotificationState.EXPIRED else Outcome.SKIPPED_STALE
+        finish(notification, outcome, reason, state=state, last_error=reason)
+        result.skipped.append(notification.pk)
+    return fresh
 
 
-def _publish(notifications: list[Notification], renderer: Renderer, result: FireResult) -> dict[int, Reply]:
-    """Render and publish; rows that cannot be rendered fail here and get no reply."""
+def _messages(notifications: list[Notification], result: FireResult) -> list[OutgoingMessage]:
+    """Render each row's message (a topic's templates loaded once); a row that cannot be
+    rendered, or whose topic SNS cannot provide, fails or retries here."""
+    renderers: dict[int, Renderer] = {}
+    topics_down: dict[int, DeliveryError] = {}
     messages = []
     for notification in notifications:
+        topic = notification.event.topic
         try:
-            messages.append(build_message(notification, notification.event, notification.event.topic, renderer))
+            if topic.pk in topics_down:
+                raise topics_down[topic.pk]
+            if topic.pk not in renderers:
+                topic_ensure_sns(topic=topic)
+                renderers[topic.pk] = Renderer.for_topic(topic.pk)
+            messages.append(build_message(notification, notification.event, topic, renderers[topic.pk]))
         except DeliveryError as error:
+            if topic.pk not in renderers:
+                topics_down[topic.pk] = error
             handle_error(notification, error, result)
-    if not messages:
-        return {}
-    try:
-        topic_ensure_sns(topic=notifications[0].event.topic)
-    except DeliveryError as error:
-        return {message.notification_id: error for message in messages}
-    replies: dict[int, Reply] = {}
-    for batch in batches(messages):
-        replies.update(publish_batch(batch))
-    return replies
-
-
-def _send_chunk(chunk: _Chunk, renderer: Renderer, circuit: _Circuit) -> FireResult:
-    """Check, publish and record one chunk in one transaction, holding its locks."""
-    result = FireResult()
-    notifications = _lock(chunk.claimed)
-    for lost in set(chunk.claimed) - {row.pk for row in notifications}:
-        close_lost_attempt(lost, chunk.claimed[lost])
-    unpublished = [row for row in notifications if row.pk not in chunk.published]
-    replies = _publish(_check(unpublished, circuit, result), renderer, result)
-    for row in unpublished:
-        reply = replies.get(row.pk)
-        if isinstance(reply, str):
-            chunk.published[row.pk] = reply
-        elif reply is not None:
-            handle_error(row, reply, result)
-            if not reply.permanent:
-                circuit.trip(reply)
-    sent_at = timezone.now()
-    published = [row for row in notifications if row.pk in chunk.published]
-    sent = [(row, chunk.published[row.pk], lag_ms(row.due_at, sent_at)) for row in published]
-    finish_sent(sent, sent_at)
-    result.sent = [row.pk for row, _, _ in sent]
-    for row, message_id, lag in sent:
-        logger.info("sent notification=%s event=%s lag_ms=%s sns_message_id=%s", row.pk, row.event_id, lag, message_id)
-    return result
-
-
-def _process(chunk: _Chunk, renderer: Renderer, circuit: _Circuit) -> FireResult:
-    """One chunk in its own transaction. If the database connection drops, reconnect and
-    go on from where it broke: what SNS already accepted is recorded, not re-published."""
-    for try_number in range(1, DB_RETRIES + 1):
-        try:
-            with transaction.atomic():
-                return _send_chunk(chunk, renderer, circuit)
-        except (OperationalError, InterfaceError) as exc:
-            if try_number == DB_RETRIES:
-                raise
-            logger.warning(
-                "database lost while firing notifications=%s published=%s (%s); reconnecting",
-                list(chunk.claimed), list(chunk.published), exc,
-            )  # fmt: skip
-            connection.close()
-            time.sleep(DB_RETRY_PAUSE_SECONDS * try_number)
-    return FireResult()
-
-
-def _chunks(claimed: dict[int, int]) -> tuple[list[_Chunk], dict[int, Renderer]]:
-    """Split claimed rows into per-topic chunks of one PublishBatch each, in due order;
-    with each topic's renderer, loaded once."""
-    rows = (
-        Notification.objects.filter(pk__in=list(claimed)).order_by("due_at", "pk").values_list("pk", "event__topic_id")
-    )
-    by_topic: dict[int, list[int]] = {}
-    for pk, topic_id in rows:
-        by_topic.setdefault(topic_id, []).append(pk)
-    chunks = [
-        _Chunk(topic_id, {pk: claimed[pk] for pk in ids[start : start + BATCH_MAX_ENTRIES]})
-        for topic_id, ids in by_topic.items()
-        for start in range(0, len(ids), BATCH_MAX_ENTRIES)
-    ]
-    return chunks, {topic_id: Renderer.for_topic(topic_id) for topic_id in by_topic}
+    return messages
 
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 
 
 def _publisher_pool() -> ThreadPoolExecutor:
-    """Threads that overlap SNS round trips, each keeping its own database connection;
-    made in the process that uses them (threads do not survive a prefork fork)."""
+    """Threads that overlap SNS round trips (HTTP only: they never touch the database);
+    made in the process that uses them, as threads do not survive a prefork fork."""
     global _pool
     if _pool is None or _pool[0] != os.getpid():
         _pool = (os.getpid(), ThreadPoolExecutor(settings.NOTIFIER_FIRE_THREADS, thread_name_prefix="publish"))
     return _pool[1]
 
 
-def publish_claimed(*, claimed: dict[int, int]) -> FireResult:
-    """Publish claimed rows ({id: attempt}), one PublishBatch per chunk of ten of one
-    topic, several chunks at once, each in its own short transaction, so a failure in
-    one never un-records the sends of another."""
-    chunks, renderers = _chunks(claimed)
-    circuit = _Circuit()
+def _acknowledged(batch: list[OutgoingMessage]) -> dict[int, tuple[Reply, datetime]]:
+    replies = publish_batch(batch)
+    acked_at = timezone.now()
+    return {pk: (reply, acked_at) for pk, reply in replies.items()}
+
+
+def _sns_down(replies: dict[int, tuple[Reply, datetime]]) -> DeliveryError | None:
+    """A transient error on every entry of a call: SNS itself is failing, not one message."""
+    errors = [reply for reply, _ in replies.values() if isinstance(reply, DeliveryError)]
+    if errors and len(errors) == len(replies) and not errors[0].permanent:
+        return errors[0]
+    return None
+
+
+def _publish(
+    messages: list[OutgoingMessage], by_id: dict[int, Notification], result: FireResult
+) -> dict[int, tuple[Reply, datetime]]:
+    """The first PublishBatch alone, then the rest at once on the publisher threads. If
+    the first finds SNS failing, the rest are handed back untried (no attempt spent)
+    rather than piled onto it."""
+    first, *rest = list(batches(messages))
+    replies = _acknowledged(first)
+    failing = _sns_down(replies)
+    if failing is not None:
+        untried = [m for batch in rest for m in batch if not defer(by_id[m.notification_id], failing, result)]
+        rest = list(batches(untried)) if untried else []
+    if len(rest) == 1:
+        replies.update(_acknowledged(rest[0]))
+    elif rest:
+        for answered in _publisher_pool().map(_acknowledged, rest):
+            replies.update(answered)
+    return replies
+
+
+def _send(claimed: dict[int, int], published: dict[int, tuple[str, datetime]]) -> FireResult:
+    """Check, publish and record the claimed rows in one transaction holding their locks.
+    ``published`` (id -> SNS message id, ack time) outlives a lost database connection,
+    so a row SNS already accepted is recorded on the retry, never published again."""
     result = FireResult()
+    notifications = _lock(claimed)
+    for lost in set(claimed) - {row.pk for row in notifications}:
+        close_lost_attempt(lost, claimed[lost])
+    unpublished = [row for row in notifications if row.pk not in published]
+    messages = _messages(_fresh(unpublished, result), result)
+    if messages:
+        by_id = {row.pk: row for row in unpublished}
+        for pk, (reply, acked_at) in _publish(messages, by_id, result).items():
+            if isinstance(reply, str):
+                published[pk] = (reply, acked_at)
+            else:
+                handle_error(by_id[pk], reply, result)
+    sent = [
+        (row, published[row.pk][0], published[row.pk][1], lag_ms(row.due_at, published[row.pk][1]))
+        for row in notifications
+        if row.pk in published
+    ]
+    finish_sent(sent)
+    result.sent = [row.pk for row, *_ in sent]
+    for row, message_id, _, lag in sent:
+        logger.info("sent notification=%s event=%s lag_ms=%s sns_message_id=%s", row.pk, row.event_id, lag, message_id)
+    return result
 
-    def send(chunk: _Chunk) -> FireResult:
-        return _process(chunk, renderers[chunk.topic_id], circuit)
 
-    # Other connections cannot see what a caller's open transaction wrote: publish here.
-    if len(chunks) == 1 or connection.in_atomic_block or settings.NOTIFIER_FIRE_THREADS <= 1:
-        outcomes = map(send, chunks)
-    else:
-        outcomes = _publisher_pool().map(send, chunks)
-    for outcome in outcomes:
-        result.add(outcome)
+def publish_claimed(*, claimed: dict[int, int]) -> FireResult:
+    """Publish claimed rows ({id: attempt}). If the database connection drops, reconnect
+    and go on from where it broke: what SNS already accepted is recorded, not re-published."""
+    published: dict[int, tuple[str, datetime]] = {}
+    for try_number in range(1, DB_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                result = _send(claimed, published)
+            break
+        except (OperationalError, InterfaceError) as exc:
+            if try_number == DB_RETRIES:
+                raise
+            logger.warning(
+                "database lost while firing notifications=%s published=%s (%s); reconnecting",
+                list(claimed)[:50], list(published)[:50], exc,
+            )  # fmt: skip
+            connection.close()
+            time.sleep(DB_RETRY_PAUSE_SECONDS * try_number)
     if result.retrying:
         enqueue_retries(result.retrying)
     return result

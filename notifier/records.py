@@ -19,12 +19,6 @@ class FireResult:
     failed: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)  # stale, cancelled or expired
 
-    def add(self, other: "FireResult") -> None:
-        self.sent += other.sent
-        self.retrying += other.retrying
-        self.failed += other.failed
-        self.skipped += other.skipped
-
 
 def finish(notification: Notification, outcome: str, error: str = "", **fields: object) -> None:
     now = timezone.now()
@@ -49,31 +43,33 @@ def close_lost_attempt(notification_id: int, attempt: int) -> None:
 
 _SENT_SQL = """
 UPDATE delivery_notification n
-SET state = 'sent', sent_at = %(sent_at)s, sns_message_id = v.message_id, lag_ms = v.lag_ms, last_error = '',
-    updated_at = %(sent_at)s
-FROM unnest(%(ids)s::bigint[], %(message_ids)s::text[], %(lags)s::integer[]) AS v(id, message_id, lag_ms)
+SET state = 'sent', sent_at = v.sent_at, sns_message_id = v.message_id, lag_ms = v.lag_ms, last_error = '',
+    updated_at = v.sent_at
+FROM unnest(%(ids)s::bigint[], %(message_ids)s::text[], %(sent_at)s::timestamptz[], %(lags)s::integer[])
+    AS v(id, message_id, sent_at, lag_ms)
 WHERE n.id = v.id AND n.state = 'sending'
 """
 
 _SENT_ATTEMPTS_SQL = """
 UPDATE delivery_deliveryattempt a
-SET outcome = 'sent', finished_at = %(sent_at)s, error = '', sns_message_id = v.message_id
-FROM unnest(%(ids)s::bigint[], %(numbers)s::integer[], %(message_ids)s::text[]) AS v(id, number, message_id)
+SET outcome = 'sent', finished_at = v.sent_at, error = '', sns_message_id = v.message_id
+FROM unnest(%(ids)s::bigint[], %(numbers)s::integer[], %(message_ids)s::text[], %(sent_at)s::timestamptz[])
+    AS v(id, number, message_id, sent_at)
 WHERE a.notification_id = v.id AND a.number = v.number
 """
 
 
-def finish_sent(sent: list[tuple[Notification, str, int]], sent_at: datetime) -> None:
-    """Record rows SNS accepted, given as (row, SNS message id, lag in ms): two statements
-    for the whole batch instead of two per row."""
+def finish_sent(sent: list[tuple[Notification, str, datetime, int]]) -> None:
+    """Record rows SNS accepted, given as (row, SNS message id, acknowledged at, lag in
+    ms): two statements for all of them instead of two per row."""
     if not sent:
         return
     params = {
-        "sent_at": sent_at,
-        "ids": [row.pk for row, _, _ in sent],
-        "numbers": [row.attempts for row, _, _ in sent],
-        "message_ids": [message_id for _, message_id, _ in sent],
-        "lags": [lag for _, _, lag in sent],
+        "ids": [row.pk for row, *_ in sent],
+        "numbers": [row.attempts for row, *_ in sent],
+        "message_ids": [message_id for _, message_id, _, _ in sent],
+        "sent_at": [acked_at for _, _, acked_at, _ in sent],
+        "lags": [lag for *_, lag in sent],
     }
     with connection.cursor() as cursor:
         cursor.execute(_SENT_SQL, params)

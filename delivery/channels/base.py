@@ -16,9 +16,10 @@ class ChannelAdapter:
     # Whether ``sns_endpoint`` creates an SNS resource (kept in ``sns_endpoint_arn``).
     owns_endpoint = False
 
-    def bodies(self, facts: MessageFacts, renderer: Renderer, document: str) -> dict[str, str]:
-        """The ``MessageStructure=json`` entries this channel's protocol reads."""
-        raise NotImplementedError
+    def bodies(self, facts: MessageFacts, renderer: Renderer) -> dict[str, str]:
+        """The ``MessageStructure=json`` entries this channel's protocol reads; none
+        when it reads the ``default`` entry, the JSON document (SNS falls back to it)."""
+        return {}
 
     def sns_endpoint(self, subscription: "Subscription") -> str:
         """What to subscribe in SNS for this subscription (may create an SNS resource)."""

@@ -25,5 +25,5 @@ class EmailChannel(ChannelAdapter):
     def subject(self, facts: MessageFacts, renderer: Renderer) -> str:
         return sns_subject(renderer.render(Part.EMAIL_SUBJECT, facts))
 
-    def bodies(self, facts: MessageFacts, renderer: Renderer, document: str) -> dict[str, str]:
-        return {"email": renderer.render(Part.EMAIL_BODY, facts), "email-json": document}
+    def bodies(self, facts: MessageFacts, renderer: Renderer) -> dict[str, str]:
+        return {"email": renderer.render(Part.EMAIL_BODY, facts)}  # email-json reads the default

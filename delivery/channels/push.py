@@ -77,7 +77,7 @@ class PushChannel(ChannelAdapter):
     sns_protocol = "application"
     owns_endpoint = True
 
-    def bodies(self, facts: MessageFacts, renderer: Renderer, document: str) -> dict[str, str]:
+    def bodies(self, facts: MessageFacts, renderer: Renderer) -> dict[str, str]:
         return _payloads(renderer.render(Part.PUSH_TITLE, facts), renderer.render(Part.PUSH_BODY, facts), facts)
 
     def sns_endpoint(self, subscription: "Subscription") -> str:

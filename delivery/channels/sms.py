@@ -51,5 +51,5 @@ class SmsChannel(ChannelAdapter):
             text = renderer.render(Part.SMS_BODY, facts, event=event)
         return text
 
-    def bodies(self, facts: MessageFacts, renderer: Renderer, document: str) -> dict[str, str]:
+    def bodies(self, facts: MessageFacts, renderer: Renderer) -> dict[str, str]:
         return {"sms": self.text(facts, renderer)}

@@ -84,7 +84,7 @@ def test_out_of_order_deliveries_each_land_once(people):
     url, _ = inbox_queue_ensure(fifo=False)
     for row in (second, first, second):  # later one first, then a repeat
         message = build_message(row, row.event, row.event.topic)
-        sqs_client().send_message(QueueUrl=url, MessageBody=json.loads(message.message)["sqs"])
+        sqs_client().send_message(QueueUrl=url, MessageBody=json.loads(message.message)["default"])
     assert consume() == 3
     assert InboxMessage.objects.filter(user=people["ann"]).count() == 2
 
@@ -126,7 +126,7 @@ def test_a_deleted_message_stays_deleted_when_sqs_delivers_it_again(people):
     row = armed_row()
     follow([people["ann"]], row.event.topic)
     url, _ = inbox_queue_ensure(fifo=False)
-    body = json.loads(build_message(row, row.event, row.event.topic).message)["sqs"]
+    body = json.loads(build_message(row, row.event, row.event.topic).message)["default"]
     sqs_client().send_message(QueueUrl=url, MessageBody=body)
     assert consume() == 1
     inbox_delete(message=inbox_visible(user=people["ann"]).get())
