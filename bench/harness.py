@@ -81,6 +81,23 @@ def sns_stub(latency_ms: float, work_dir: Path) -> Iterator[Stub]:
         reset_clients()
 
 
+def _spawn(name: str, args: list[str], work_dir: Path, extra_env: dict[str, str] | None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
+    log = (work_dir / f"{name}.log").open("w")
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 @contextmanager
 def workers(
     count: int, concurrency: int, work_dir: Path, extra_env: dict[str, str] | None = None
@@ -88,16 +105,12 @@ def workers(
     """``count`` Celery worker processes (prefork, ``concurrency`` children each); yields pids."""
     from config.celery_app import app
 
-    env = {**os.environ, **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
-    processes = []
-    for index in range(count):
-        name = f"bench{index}-{os.getpid()}@%h"
-        log = (work_dir / f"worker{index}.log").open("w")
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning", "-c", str(concurrency),
-             "-n", name, "--without-mingle", "--without-gossip", "--without-heartbeat", "-I", "bench.tasks"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        ))  # fmt: skip
+    processes = [
+        _spawn(f"worker{index}", ["-m", "celery", "-A", "config", "worker", "-l", "warning", "-c", str(concurrency),
+               "-n", f"bench{index}-{os.getpid()}@%h", "--without-mingle", "--without-gossip", "--without-heartbeat",
+               "-I", "bench.tasks"], work_dir, extra_env)
+        for index in range(count)
+    ]  # fmt: skip
     deadline = time.monotonic() + 60
     while len(app.control.ping(timeout=0.5) or []) < count:
         if time.monotonic() > deadline:
@@ -105,13 +118,27 @@ def workers(
     try:
         yield [process.pid for process in processes]
     finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        _stop(processes)
+
+
+@contextmanager
+def beat(work_dir: Path) -> Iterator[int]:
+    """celery beat on django-celery-beat's DatabaseScheduler, as deployed; yields its pid."""
+    process = _spawn("beat", ["-m", "celery", "-A", "config", "beat", "-l", "warning"], work_dir, None)
+    try:
+        yield process.pid
+    finally:
+        _stop([process])
+
+
+def database_transactions() -> int:
+    """Transactions the bench database has counted so far (every backend's, once flushed)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
 
 
 def rss_kib(pid: int) -> int:

@@ -28,24 +28,78 @@ def _spread(block: dict, key: str) -> str:
     return f"{_fmt(low)}-{_fmt(high)}" if low is not None else ""
 
 
-def targets(results: dict) -> list[tuple[str, str, bool | None]]:
-    plan = results["plan"]["engine"]
-    arm = results["arm"]["engine"]
+PEERS = {
+    "literal": "literal: one 24 h ETA task each",
+    "clocked": "clocked: one django-celery-beat clocked task each",
+    "polling": "polling: once a minute, one by one",
+}
+
+
+def _drain_share(results: dict, kind: str) -> float | None:
     burst = results.get("burst_0ms", {}).get("engine", {})
-    steady = results.get("steady_0ms", {}).get("engine", {})
-    raw = results.get("raw_0ms", {})
-    drain_share = burst.get("drain_per_s", 0) / raw["per_s"] if raw.get("per_s") else None
-    full = results["size"] != "tiny"
-    return [
-        ("plan ≥ 20,000 notifications/s", f"{_fmt(plan['per_s'])}/s", plan["per_s"] >= 20_000 if full else None),
-        ("arm ≥ 5,000 notifications/s", f"{_fmt(arm['per_s'])}/s", arm["per_s"] >= 5_000 if full else None),
-        ("burst p99 lag ≤ 3 s", f"{_fmt(burst.get('lag_p99_s'))} s",
-         (burst.get("lag_p99_s", 99) <= 3) if full else None),
-        ("steady p99.9 lag ≤ 1 s", f"{_fmt(steady.get('lag_p99.9_s'))} s",
-         (steady.get("lag_p99.9_s", 99) <= 1) if full else None),
-        ("burst drain ≥ 70% of the raw ceiling", f"{_fmt((drain_share or 0) * 100, 0)}%",
-         (drain_share or 0) >= 0.7 if full else None),
-    ]  # fmt: skip
+    ceiling = results.get("raw_0ms", {}).get(kind, {}).get("per_s")
+    return burst["drain_per_s"] / ceiling if burst and ceiling else None
+
+
+def targets(results: dict) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met); met is None where the run is too small to judge."""
+    judged = results["size"] != "tiny"
+    rows: list[tuple[str, str, bool | None]] = []
+
+    def add(name: str, value: float | None, shown: str, met: bool) -> None:
+        if value is not None:
+            rows.append((name, shown, met if judged else None))
+
+    plan = results.get("plan", {}).get("engine")
+    arm = results.get("arm", {}).get("engine")
+    add(
+        "plan ≥ 20,000 notifications/s",
+        plan and plan["per_s"],
+        plan and f"{_fmt(plan['per_s'])}/s",
+        bool(plan) and plan["per_s"] >= 20_000,
+    )
+    add(
+        "arm ≥ 5,000 notifications/s",
+        arm and arm["per_s"],
+        arm and f"{_fmt(arm['per_s'])}/s",
+        bool(arm) and arm["per_s"] >= 5_000,
+    )
+    for latency in (0, 20):
+        burst = results.get(f"burst_{latency}ms", {}).get("engine")
+        add(
+            f"burst p99 lag ≤ 3 s (+{latency} ms SNS)",
+            burst and burst["lag_p99_s"],
+            burst and f"{_fmt(burst['lag_p99_s'])} s",
+            bool(burst) and burst["lag_p99_s"] <= 3,
+        )
+        steady = results.get(f"steady_{latency}ms", {}).get("engine")
+        add(
+            f"steady p99.9 lag ≤ 1 s (+{latency} ms SNS)",
+            steady and steady["lag_p99.9_s"],
+            steady and f"{_fmt(steady['lag_p99.9_s'])} s",
+            bool(steady) and steady["lag_p99.9_s"] <= 1,
+        )
+    memory = results.get("memory")
+    if memory:
+        engine, literal = memory["engine"]["worker_rss_mib"], memory["literal"]["worker_rss_mib"]
+        add(
+            "worker memory flat in notifications planned",
+            engine,
+            f"{_fmt(engine, 0)} MiB with {memory['engine']['planned']:,} planned (literal: {_fmt(literal, 0)} MiB)",
+            engine <= literal,
+        )
+    share = _drain_share(results, "publish")
+    add(
+        "burst drain ≥ 70% of the raw ceiling (bare publish loop)",
+        share,
+        f"{_fmt((share or 0) * 100, 0)}%",
+        (share or 0) >= 0.7,
+    )
+    return rows  # fmt: skip
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def markdown(results: dict) -> str:
@@ -55,44 +109,117 @@ def markdown(results: dict) -> str:
         "",
         f"{env['date']} · commit {env['commit']} · {env['machine']} · Python {env['python']} · Django "
         f"{env['django']} · Celery {env['celery']} · PostgreSQL {env['postgres']} · Redis {env['redis']} · "
-        f"workers: {results['workers'][0]} process(es) x {results['workers'][1]} pool children",
+        f"workers: {results['workers'][0]} process(es) x {results['workers'][1]} pool children x "
+        f"{results.get('fire_threads', 1)} publish threads",
         "",
         "| scenario | this engine | peer | peer figure | engine vs peer |",
         "|---|---|---|---|---|",
     ]
-    plan, clocked = results["plan"]["engine"], results["plan"]["clocked"]
-    lines.append(f"| plan {plan['notifications']:,.0f}: notifications/s (peak RSS) | {_fmt(plan['per_s'])} "
-                 f"({_spread(plan, 'per_s')}; {_fmt(plan['peak_rss_mib'], 0)} MiB) | clocked: ClockedSchedule + "
-                 f"PeriodicTask each | {_fmt(clocked['per_s'])} ({_fmt(clocked['peak_rss_mib'], 0)} MiB) | "
-                 f"{_ratio(plan['per_s'], clocked['per_s'], higher_is_better=True)} |")  # fmt: skip
-    arm, plain = results["arm"]["engine"], results["arm"]["apply_async"]
-    lines.append(f"| arm: notifications/s (ETA tasks) | {_fmt(arm['per_s'])} ({_spread(arm, 'per_s')}; "
-                 f"{_fmt(arm['tasks'], 0)} tasks) | literal: `apply_async` per notification | "
-                 f"{_fmt(plain['per_s'])} | "
-                 f"{_ratio(arm['per_s'], plain['per_s'], higher_is_better=True)} |")  # fmt: skip
+    if "plan" in results:
+        plan, clocked = results["plan"]["engine"], results["plan"]["clocked"]
+        lines.append(
+            _row(
+                [
+                    f"plan {plan['notifications']:,.0f}: notifications/s (peak RSS)",
+                    f"{_fmt(plan['per_s'])} ({_spread(plan, 'per_s')}; {_fmt(plan['peak_rss_mib'], 0)} MiB)",
+                    "clocked: ClockedSchedule + PeriodicTask each",
+                    f"{_fmt(clocked['per_s'])} ({_fmt(clocked['peak_rss_mib'], 0)} MiB)",
+                    _ratio(plan["per_s"], clocked["per_s"], higher_is_better=True),
+                ]
+            )
+        )
+    if "arm" in results:
+        arm, plain = results["arm"]["engine"], results["arm"]["apply_async"]
+        lines.append(
+            _row(
+                [
+                    "arm: notifications/s (ETA tasks)",
+                    f"{_fmt(arm['per_s'])} ({_spread(arm, 'per_s')}; {_fmt(arm['tasks'], 0)} tasks)",
+                    "literal: `apply_async` per notification",
+                    _fmt(plain["per_s"]),
+                    _ratio(arm["per_s"], plain["per_s"], higher_is_better=True),
+                ]
+            )
+        )
     memory = results.get("memory")
     if memory:
         engine_mib, literal_mib = memory["engine"]["worker_rss_mib"], memory["literal"]["worker_rss_mib"]
-        lines.append(f"| worker RSS with {memory['engine']['planned']:,.0f} planned for the day (MiB) | "
-                     f"{_fmt(engine_mib, 0)} | literal: every ETA task held by the worker | {_fmt(literal_mib, 0)} | "
-                     f"{_ratio(engine_mib, literal_mib, higher_is_better=False)} |")  # fmt: skip
+        lines.append(
+            _row(
+                [
+                    f"worker RSS with {memory['engine']['planned']:,.0f} planned for the day (MiB)",
+                    _fmt(engine_mib, 0),
+                    "literal: every ETA task held by the worker",
+                    _fmt(literal_mib, 0),
+                    _ratio(engine_mib, literal_mib, higher_is_better=False),
+                ]
+            )
+        )
+    idle = results.get("idle")
+    if idle:
+        engine, polling = idle["engine"], idle["polling"]
+        for key, label in (("cpu_s_per_hour", "CPU s"), ("db_transactions_per_hour", "DB transactions")):
+            lines.append(
+                _row(
+                    [
+                        f"idle, nothing due: {label} per hour",
+                        _fmt(engine[key], 0),
+                        "polling: once a minute",
+                        _fmt(polling[key], 0),
+                        _ratio(engine[key], polling[key], higher_is_better=False),
+                    ]
+                )
+            )
     for latency in (0, 20):
         burst = results.get(f"burst_{latency}ms")
-        if not burst:
-            continue
-        engine, literal, raw = burst["engine"], burst["literal"], results[f"raw_{latency}ms"]
-        for key in ("lag_p50_s", "lag_p99_s", "lag_p99.9_s", "lag_max_s"):
-            lines.append(f"| burst {engine['notifications']:,.0f} @ +{latency} ms SNS: {key.replace('_s', '')} "
-                         f"(s) | {_fmt(engine[key])} ({_spread(engine, key)}) | literal: one ETA task each | "
-                         f"{_fmt(literal[key])} | "
-                         f"{_ratio(engine[key], literal[key], higher_is_better=False)} |")  # fmt: skip
-        lines.append(f"| burst @ +{latency} ms: drained/s | {_fmt(engine['drain_per_s'])} | raw ceiling: bare boto3 "
-                     f"publish loop | {_fmt(raw['per_s'])} | {_fmt(engine['drain_per_s'] / raw['per_s'] * 100, 0)}% "
-                     f"of it |")  # fmt: skip
-        steady = results[f"steady_{latency}ms"]["engine"]
-        lines.append(f"| steady {steady['notifications']:,.0f} @ +{latency} ms: p50 / p99 / p99.9 lag (s) | "
-                     f"{_fmt(steady['lag_p50_s'])} / {_fmt(steady['lag_p99_s'])} / {_fmt(steady['lag_p99.9_s'])} | "
-                     f"| | |")  # fmt: skip
+        if burst:
+            engine = burst["engine"]
+            for key in ("lag_p50_s", "lag_p99_s", "lag_p99.9_s", "lag_max_s"):
+                for peer in (name for name in PEERS if name in burst):
+                    lines.append(
+                        _row(
+                            [
+                                f"burst {engine['notifications']:,.0f} @ +{latency} ms SNS: {key[:-2].replace('_', ' ')} (s)",
+                                f"{_fmt(engine[key])} ({_spread(engine, key)})",
+                                PEERS[peer],
+                                _fmt(burst[peer][key]),
+                                _ratio(engine[key], burst[peer][key], higher_is_better=False),
+                            ]
+                        )
+                    )
+            raw = results.get(f"raw_{latency}ms", {})
+            for kind, label in (("publish", "bare boto3 `publish` loop"), ("batch", "bare `publish_batch` of 10")):
+                if kind in raw:
+                    share = engine["drain_per_s"] / raw[kind]["per_s"] * 100
+                    lines.append(
+                        _row(
+                            [
+                                f"burst @ +{latency} ms: drained/s",
+                                _fmt(engine["drain_per_s"]),
+                                f"raw ceiling: {label}, same concurrency",
+                                _fmt(raw[kind]["per_s"]),
+                                f"{share:.0f}% of it",
+                            ]
+                        )
+                    )
+        steady = results.get(f"steady_{latency}ms")
+        if steady:
+            engine = steady["engine"]
+            figures = lambda block: " / ".join(_fmt(block[k]) for k in ("lag_p50_s", "lag_p99_s", "lag_p99.9_s"))  # noqa: E731
+            polling = steady.get("polling")
+            lines.append(
+                _row(
+                    [
+                        f"steady {engine['notifications']:,.0f} @ +{latency} ms: p50 / p99 / p99.9 lag (s)",
+                        figures(engine),
+                        PEERS["polling"] if polling else "",
+                        figures(polling) if polling else "",
+                        _ratio(engine["lag_p99_s"], polling["lag_p99_s"], higher_is_better=False) + " (p99)"
+                        if polling
+                        else "",
+                    ]
+                )
+            )
     lines += ["", "| target (DESIGN.md §8) | measured | met |", "|---|---|---|"]
     for name, value, met in targets(results):
         lines.append(f"| {name} | {value} | {'—' if met is None else ('yes' if met else '**no**')} |")

@@ -23,15 +23,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import harness
 
 SIZES = {
-    "tiny": {"plan": 1_000, "arm": 500, "burst": 100, "steady_rate": 5, "steady_s": 4, "raw": 200, "repeat": 1},
-    "quick": {"plan": 20_000, "arm": 5_000, "burst": 5_000, "steady_rate": 10, "steady_s": 30, "raw": 5_000,
-              "repeat": 3},
-    "full": {"plan": 100_000, "arm": 20_000, "burst": 5_000, "steady_rate": 10, "steady_s": 180, "raw": 5_000,
-             "repeat": 5},
+    "tiny": {"plan": 1_000, "arm": 500, "burst": 100, "steady_rate": 5, "steady_s": 4, "raw": 200, "idle_s": 10,
+             "repeat": 1},
+    "quick": {"plan": 20_000, "arm": 5_000, "burst": 5_000, "steady_rate": 10, "steady_s": 60, "raw": 5_000,
+              "idle_s": 120, "repeat": 3},
+    "full": {"plan": 100_000, "arm": 20_000, "burst": 5_000, "steady_rate": 10, "steady_s": 180, "raw": 10_000,
+             "idle_s": 600, "repeat": 5},
 }  # fmt: skip
 ROOT = harness.ROOT
 WORKERS = (1, 4)  # worker processes, pool children each
 LATENCIES_MS = (0, 20)
+SCENARIOS = ("plan", "arm", "memory", "idle", "raw", "burst", "steady")
 
 
 def repeat(times: int, run: Callable[[], dict]) -> dict:
@@ -75,14 +77,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=sorted(SIZES), default="quick")
     parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated, of {', '.join(SCENARIOS)}")
     args = parser.parse_args()
     size = SIZES[args.size]
     times = args.repeat or size["repeat"]
+    only = set(args.only.split(","))
+    if only - set(SCENARIOS):
+        parser.error(f"unknown scenario(s): {', '.join(sorted(only - set(SCENARIOS)))}")
 
     harness.configure_environment()
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -90,39 +97,60 @@ def main() -> None:
     from bench.report import write_report
 
     work = Path(tempfile.mkdtemp(prefix="bench-"))
-    results: dict = {"environment": environment(), "size": args.size, "repeat": times, "workers": WORKERS}
+    threads = settings.NOTIFIER_FIRE_THREADS
+    results: dict = {"environment": environment(), "size": args.size, "repeat": times, "workers": WORKERS,
+                     "fire_threads": threads}  # fmt: skip
     say = lambda text: print(f"[bench] {text}", flush=True)  # noqa: E731
 
-    say(f"plan {size['plan']} events")
-    results["plan"] = {
-        "engine": repeat(times, lambda: scenarios.plan_engine(size["plan"])),
-        "clocked": repeat(times, lambda: scenarios.plan_clocked(size["plan"])),
-    }
-    say(f"arm {size['arm']} notifications")
-    results["arm"] = {
-        "engine": repeat(times, lambda: scenarios.arm_engine(size["arm"])),
-        "apply_async": repeat(times, lambda: scenarios.arm_apply_async(size["arm"])),
-    }
-    say(f"worker memory with {size['plan']} planned for the day")
-    results["memory"] = {
-        design: repeat(times, lambda design=design: scenarios.worker_memory(size["plan"], design=design, work_dir=work))
-        for design in ("engine", "literal")
-    }
+    if "plan" in only:
+        say(f"plan {size['plan']} events")
+        results["plan"] = {
+            "engine": repeat(times, lambda: scenarios.plan_engine(size["plan"])),
+            "clocked": repeat(times, lambda: scenarios.plan_clocked(size["plan"])),
+        }
+    if "arm" in only:
+        say(f"arm {size['arm']} notifications")
+        results["arm"] = {
+            "engine": repeat(times, lambda: scenarios.arm_engine(size["arm"])),
+            "apply_async": repeat(times, lambda: scenarios.arm_apply_async(size["arm"])),
+        }
+    if "memory" in only:
+        say(f"worker memory with {size['plan']} planned for the day")
+        results["memory"] = {
+            design: repeat(times, lambda d=design: scenarios.worker_memory(size["plan"], design=d, work_dir=work))
+            for design in ("engine", "literal")
+        }
+    if "idle" in only:
+        say(f"idle cost over {size['idle_s']} s")
+        results["idle"] = {
+            design: repeat(1, lambda d=design: scenarios.idle(size["idle_s"], design=d, work_dir=work))
+            for design in ("engine", "polling")
+        }
     for latency in LATENCIES_MS:
         with harness.sns_stub(latency, work):
-            say(f"SNS stub +{latency} ms: raw ceiling, burst of {size['burst']}, steady {size['steady_rate']}/s")
-            results[f"raw_{latency}ms"] = repeat(
-                times, lambda: scenarios.raw_ceiling(size["raw"], processes=WORKERS[0], threads=WORKERS[1])
-            )
-            results[f"burst_{latency}ms"] = {
-                design: repeat(times, lambda design=design: scenarios.burst_engine(
-                    size["burst"], workers_spec=WORKERS, work_dir=work, design=design))
-                for design in ("engine", "literal")
-            }  # fmt: skip
-            results[f"steady_{latency}ms"] = {
-                "engine": repeat(times, lambda: scenarios.steady_engine(
-                    size["steady_rate"], size["steady_s"], workers_spec=WORKERS, work_dir=work))
-            }  # fmt: skip
+            if "raw" in only:
+                say(f"SNS stub +{latency} ms: raw ceilings")
+                results[f"raw_{latency}ms"] = {
+                    kind: repeat(times, lambda b=kind == "batch": scenarios.raw_ceiling(
+                        size["raw"], processes=WORKERS[0] * WORKERS[1], threads=threads, batch=b, work_dir=work))
+                    for kind in ("publish", "batch")
+                }  # fmt: skip
+            # The polling peer's lag is its poll interval, whatever SNS's latency: run it once.
+            designs = scenarios.BURST_DESIGNS if latency == 0 else ("engine", "literal", "clocked")
+            if "burst" in only:
+                say(f"SNS stub +{latency} ms: burst of {size['burst']} ({', '.join(designs)})")
+                results[f"burst_{latency}ms"] = {
+                    design: repeat(times, lambda d=design: scenarios.burst(
+                        size["burst"], design=d, workers_spec=WORKERS, work_dir=work))
+                    for design in designs
+                }  # fmt: skip
+            if "steady" in only:
+                say(f"SNS stub +{latency} ms: steady {size['steady_rate']}/s for {size['steady_s']} s")
+                results[f"steady_{latency}ms"] = {
+                    design: repeat(times, lambda d=design: scenarios.steady(
+                        size["steady_rate"], size["steady_s"], design=d, workers_spec=WORKERS, work_dir=work))
+                    for design in (("engine", "polling") if latency == 0 else ("engine",))
+                }  # fmt: skip
     harness.clean_database()
     harness.flush_broker()
     paths = write_report(results, ROOT / "bench" / "results")

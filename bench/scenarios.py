@@ -11,11 +11,22 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from statistics import quantiles
 
-from bench.harness import ROOT, clean_database, flush_broker, plant_events, rss_kib, workers
+from bench.harness import (
+    ROOT,
+    beat,
+    clean_database,
+    cpu_seconds,
+    database_transactions,
+    flush_broker,
+    plant_events,
+    rss_kib,
+    workers,
+)
 
 LEAD = 10  # minutes
 
@@ -100,11 +111,11 @@ def _plant_soon(count: int, *, seconds_ahead: float, spread_s: float) -> int:
     flush_broker()
     from django.utils import timezone
 
-    from notifier.services import window_plan
+    from notifier.planning import plan_window
 
     first = timezone.now() + timedelta(minutes=LEAD, seconds=seconds_ahead)
     plant_events(count=count, first=first, spread=timedelta(seconds=spread_s), lead_minutes=LEAD)
-    return len(window_plan(hours=1).planned)
+    return len(plan_window(hours=1).planned)  # planned only: each design arms its own way
 
 
 def arm_engine(count: int) -> dict:
@@ -172,67 +183,182 @@ def _lags() -> tuple[list[float], int, float]:
     return lags, Notification.objects.exclude(state=NotificationState.SENT).count(), drain
 
 
-def burst_engine(count: int, *, workers_spec: tuple[int, int], work_dir: Path, design: str = "engine") -> dict:
-    """``count`` notifications due in the same second; lag = SNS ack - due (the ledger's lag_ms)."""
-    lead_in = 20.0
-    _plant_soon(count, seconds_ahead=lead_in, spread_s=0)
-    with workers(*workers_spec, work_dir):
-        if design == "engine":
-            from notifier.arming import arm
+def _arm_one_task_each(*, clocked: bool) -> None:
+    """The peers' arming: one Celery task per notification, as an ETA task (literal) or
+    as a django-celery-beat clocked one-off task that beat sends when due (clocked)."""
+    from bench.tasks import fire_one
+    from delivery.models import Notification, NotificationState
 
-            arm()
-        else:  # literal: one ETA task per notification, enqueued ahead
-            from bench.tasks import fire_one
-            from delivery.models import Notification, NotificationState
+    todo = list(Notification.objects.values_list("pk", "due_at"))
+    Notification.objects.update(state=NotificationState.ARMED)
+    if clocked:
+        _clocked_tasks(todo)
+        return
+    with fire_one.app.producer_or_acquire() as producer:
+        for pk, due in todo:
+            fire_one.apply_async(args=[pk], eta=due, producer=producer)
 
-            todo = list(Notification.objects.values_list("pk", "due_at"))
-            Notification.objects.update(state=NotificationState.ARMED)
-            for pk, due in todo:
-                fire_one.apply_async(args=[pk], eta=due)
-        _wait_for_outcomes(count, timeout=lead_in + 120)
+
+def _clocked_tasks(todo: list) -> None:
+    from django.db import transaction
+    from django_celery_beat.models import ClockedSchedule, PeriodicTask
+
+    with transaction.atomic():
+        clocks = ClockedSchedule.objects.bulk_create([ClockedSchedule(clocked_time=due) for _, due in todo], 2000)
+        PeriodicTask.objects.bulk_create(
+            [PeriodicTask(name=f"n{pk}", task="bench.fire_one", args=f"[{pk}]", one_off=True, clocked=clock)
+             for (pk, _), clock in zip(todo, clocks, strict=True)], 2000,
+        )  # fmt: skip
+
+
+def _poll(*, first_poll_in: float, run_for: float, until_sent: int = 0) -> float:
+    """Run the polling peer (bench/polling.py) to its end; returns the CPU seconds it used."""
+    args = ["--first-poll-in", str(first_poll_in), "--run-for", str(run_for), "--until-sent", str(until_sent)]
+    process = subprocess.Popen([sys.executable, "-m", "bench.polling", *args], cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("the polling peer failed")
+    return usage.ru_utime + usage.ru_stime
+
+
+def _lag_figures(count: int) -> dict:
     lags, unsent, drain = _lags()
     return {"notifications": count, **{f"lag_{k}_s": v for k, v in _percentiles(lags).items()},
             "drain_s": drain, "drain_per_s": len(lags) / drain if drain else float("nan"),
             "not_sent": unsent}  # fmt: skip
 
 
-def steady_engine(rate: float, seconds: float, *, workers_spec: tuple[int, int], work_dir: Path) -> dict:
-    """``rate`` notifications a second, each due at its own instant, armed by the periodic pass."""
+BURST_DESIGNS = ("engine", "literal", "clocked", "polling")
+
+
+def burst(count: int, *, design: str, workers_spec: tuple[int, int], work_dir: Path) -> dict:
+    """``count`` notifications due in the same second; lag = SNS ack - due (the ledger's lag_ms).
+
+    The polling peer's next poll comes 30 s after the due second: its average case."""
+    lead_in = 20.0
+    _plant_soon(count, seconds_ahead=lead_in, spread_s=0)
+    if design == "polling":
+        _poll(first_poll_in=lead_in + 30, run_for=lead_in + 30 + 300, until_sent=count)
+        return _lag_figures(count)
+    with ExitStack() as running:
+        if design == "engine":
+            running.enter_context(workers(*workers_spec, work_dir))
+            from notifier.arming import arm
+
+            arm()
+        else:
+            _arm_one_task_each(clocked=design == "clocked")
+            running.enter_context(workers(*workers_spec, work_dir))
+            if design == "clocked":
+                running.enter_context(beat(work_dir))
+        _wait_for_outcomes(count, timeout=lead_in + 180)
+    return _lag_figures(count)
+
+
+def steady(rate: float, seconds: float, *, design: str, workers_spec: tuple[int, int], work_dir: Path) -> dict:
+    """``rate`` notifications a second, each due at its own instant; the engine's are armed
+    by one arm pass (its horizon covers them all), the polling peer polls once a minute."""
     count = int(rate * seconds)
-    _plant_soon(count, seconds_ahead=15, spread_s=seconds)
+    lead_in = 15.0
+    _plant_soon(count, seconds_ahead=lead_in, spread_s=seconds)
+    if design == "polling":
+        _poll(first_poll_in=0, run_for=lead_in + seconds + 61, until_sent=count)
+        return _lag_figures(count)
     from notifier.arming import arm
 
     with workers(*workers_spec, work_dir):
         arm()
-        _wait_for_outcomes(count, timeout=seconds + 60)
-    lags, unsent, _ = _lags()
-    return {"notifications": count, **{f"lag_{k}_s": v for k, v in _percentiles(lags).items()}, "not_sent": unsent}
+        _wait_for_outcomes(count, timeout=lead_in + seconds + 60)
+    return _lag_figures(count)
 
 
 # --- raw ceiling --------------------------------------------------------------------
 
 
-def raw_ceiling(count: int, *, processes: int, threads: int) -> dict:
-    """A bare boto3 ``publish`` loop against the same stub, with the same concurrency."""
+def sample_message() -> str:
+    """The body the engine publishes for one notification, rendered by the engine itself."""
+    from django.utils import timezone
+
+    from delivery.channels import CHANNELS
+    from delivery.messages import facts_document
+    from delivery.rendering import MessageFacts, Renderer
+
+    now = timezone.now()
+    facts = MessageFacts(
+        notification_id=1, key="k" * 64, event_id=1, title="Bench event 1", description="", topic_slug="bench",
+        topic_name="Bench", starts_at=now + timedelta(minutes=LEAD), due_at=now, lead_minutes=LEAD,
+    )  # fmt: skip
+    bodies = {"default": json.dumps(facts_document(facts), separators=(",", ":"))}
+    for channel in CHANNELS.values():
+        bodies.update(channel.bodies(facts, Renderer({})))
+    return json.dumps(bodies, separators=(",", ":"))
+
+
+def raw_ceiling(count: int, *, processes: int, threads: int, batch: bool, work_dir: Path) -> dict:
+    """A bare boto3 loop publishing the engine's message against the same stub, with the
+    engine's concurrency (processes x threads): ``publish`` per message, or ``publish_batch``
+    of ten."""
+    message = work_dir / "message.json"
+    message.write_text(sample_message())
     per_process = count // processes
     code = (
         "import boto3, time, sys\n"
         "from concurrent.futures import ThreadPoolExecutor\n"
-        f"n, threads = {per_process}, {threads}\n"
+        f"n, threads, batch = {per_process}, {threads}, {batch}\n"
+        f"message = open({str(message)!r}).read()\n"
         "c = boto3.client('sns', region_name='us-east-1')\n"
         "arn = 'arn:aws:sns:us-east-1:000000000000:bench'\n"
         "c.publish(TopicArn=arn, Message='warm')\n"
+        "def one(i):\n"
+        "    c.publish(TopicArn=arn, Message=message, MessageStructure='json')\n"
+        "def ten(i):\n"
+        "    c.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[\n"
+        "        {'Id': str(k), 'Message': message, 'MessageStructure': 'json'} for k in range(10)])\n"
         "t = time.perf_counter()\n"
         "with ThreadPoolExecutor(threads) as pool:\n"
-        "    list(pool.map(lambda i: c.publish(TopicArn=arn, Message='x' * 600), range(n)))\n"
+        "    list(pool.map(ten, range(n // 10))) if batch else list(pool.map(one, range(n)))\n"
         "print(time.perf_counter() - t)\n"
     )
-    started = time.perf_counter()
     children = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
                 for _ in range(processes)]  # fmt: skip
-    walls = [float(child.communicate()[0].strip().splitlines()[-1]) for child in children]
-    wall = max(walls) if walls else time.perf_counter() - started
+    wall = max(float(child.communicate()[0].strip().splitlines()[-1]) for child in children)
     return {"notifications": per_process * processes, "wall_s": wall, "per_s": per_process * processes / wall}
+
+
+# --- idle cost ------------------------------------------------------------------------
+
+
+def idle(seconds: float, *, design: str, work_dir: Path) -> dict:
+    """Nothing due: CPU seconds and database transactions an hour of waiting costs. The
+    engine runs its worker and beat (arm pass every NOTIFIER_ARM_INTERVAL_SECONDS, SLO
+    check, ...); the polling peer its loop."""
+    clean_database()
+    flush_broker()
+    if design == "polling":
+        before = database_transactions()
+        started = time.perf_counter()
+        cpu = _poll(first_poll_in=0, run_for=seconds)  # includes its start-up: a loop has little else
+        wall = time.perf_counter() - started
+        time.sleep(1)
+        return _idle_figures(cpu, database_transactions() - before, wall)
+    from notifier.beat import beat_schedule_sync
+
+    beat_schedule_sync()
+    with workers(1, 4, work_dir) as worker_pids, beat(work_dir) as beat_pid:
+        time.sleep(12)  # start-up done and its statistics flushed (PostgreSQL flushes idle backends within 10 s)
+        pids = [*worker_pids, beat_pid]
+        cpu_before, before = sum(cpu_seconds(pid) for pid in pids), database_transactions()
+        started = time.perf_counter()
+        time.sleep(seconds)
+        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+        wall = time.perf_counter() - started
+    time.sleep(1)  # the stopped backends' last statistics
+    return _idle_figures(cpu, database_transactions() - before, wall)
+
+
+def _idle_figures(cpu: float, transactions: int, wall: float) -> dict:
+    per_hour = 3600 / wall
+    return {"seconds": wall, "cpu_s_per_hour": cpu * per_hour, "db_transactions_per_hour": transactions * per_hour}
 
 
 # --- memory -------------------------------------------------------------------------
