@@ -20,7 +20,7 @@ def _ratio(engine: float | None, other: float | None, *, higher_is_better: bool)
     if not engine or not other or math.isnan(engine) or math.isnan(other):
         return "n/a"
     ratio = engine / other if higher_is_better else other / engine
-    return f"{ratio:.1f}x"
+    return f"{ratio:.1f}x" if ratio >= 0.1 else f"{ratio:.3f}x"
 
 
 def _spread(block: dict, key: str) -> str:
@@ -96,6 +96,10 @@ def targets(results: dict) -> list[tuple[str, str, bool | None]]:
         (share or 0) >= 0.7,
     )
     return rows  # fmt: skip
+
+
+def _label(key: str) -> str:
+    return key.removesuffix("_s").replace("_", " ")
 
 
 def _row(cells: list[str]) -> str:
@@ -179,7 +183,7 @@ def markdown(results: dict) -> str:
                     lines.append(
                         _row(
                             [
-                                f"burst {engine['notifications']:,.0f} @ +{latency} ms SNS: {key[:-2].replace('_', ' ')} (s)",
+                                f"burst {engine['notifications']:,.0f} @ +{latency} ms SNS: {_label(key)} (s)",
                                 f"{_fmt(engine[key])} ({_spread(engine, key)})",
                                 PEERS[peer],
                                 _fmt(burst[peer][key]),

@@ -85,8 +85,9 @@ def _stale_reason(notification: Notification, event: Event, now: datetime) -> tu
 
 
 def _lock(claimed: dict[int, int]) -> list[Notification]:
-    """Lock claimed rows and their events (events first, in id order, as plan_event
-    takes them), by topic then due time, the order they are published in.
+    """Lock claimed rows and their events (events first, each in id order, as every
+    multi-row locker here takes them); returns the rows by topic then due time, the
+    order they are published in.
 
     Only rows still on the attempt this worker claimed: if reconcile took one back and
     another worker claimed it since, that worker owns it now."""
@@ -101,9 +102,10 @@ def _lock(claimed: dict[int, int]) -> list[Notification]:
         Notification.objects.select_for_update(of=("self",))
         .select_related("event__topic")
         .filter(pk__in=ids, state=NotificationState.SENDING)
-        .order_by("event__topic_id", "due_at", "pk")
+        .order_by("pk")
     )
-    return [row for row in rows if row.attempts == claimed[row.pk]]
+    mine = [row for row in rows if row.attempts == claimed[row.pk]]
+    return sorted(mine, key=lambda row: (row.event.topic_id, row.due_at, row.pk))
 
 
 def _fresh(notifications: list[Notification], result: FireResult) -> list[Notification]:
