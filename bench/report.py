@@ -46,50 +46,40 @@ def targets(results: dict) -> list[tuple[str, str, bool | None]]:
     judged = results["size"] != "tiny"
     rows: list[tuple[str, str, bool | None]] = []
 
-    def add(name: str, value: float | None, shown: str, met: bool) -> None:
+    def check(name: str, value: float | None, shown: str, met: bool) -> None:
         if value is not None:
             rows.append((name, shown, met if judged else None))
 
-    plan = results.get("plan", {}).get("engine")
-    arm = results.get("arm", {}).get("engine")
-    add(
-        "plan ≥ 20,000 notifications/s",
-        plan and plan["per_s"],
-        plan and f"{_fmt(plan['per_s'])}/s",
-        bool(plan) and plan["per_s"] >= 20_000,
-    )
-    add(
-        "arm ≥ 5,000 notifications/s",
-        arm and arm["per_s"],
-        arm and f"{_fmt(arm['per_s'])}/s",
-        bool(arm) and arm["per_s"] >= 5_000,
-    )
+    for scenario, floor in (("plan", 20_000), ("arm", 5_000)):
+        block = results.get(scenario, {}).get("engine")
+        if block:
+            check(
+                f"{scenario} ≥ {floor:,} notifications/s",
+                block["per_s"],
+                f"{_fmt(block['per_s'])}/s",
+                block["per_s"] >= floor,
+            )
     for latency in (0, 20):
-        burst = results.get(f"burst_{latency}ms", {}).get("engine")
-        add(
-            f"burst p99 lag ≤ 3 s (+{latency} ms SNS)",
-            burst and burst["lag_p99_s"],
-            burst and f"{_fmt(burst['lag_p99_s'])} s",
-            bool(burst) and burst["lag_p99_s"] <= 3,
-        )
-        steady = results.get(f"steady_{latency}ms", {}).get("engine")
-        add(
-            f"steady p99.9 lag ≤ 1 s (+{latency} ms SNS)",
-            steady and steady["lag_p99.9_s"],
-            steady and f"{_fmt(steady['lag_p99.9_s'])} s",
-            bool(steady) and steady["lag_p99.9_s"] <= 1,
-        )
+        for scenario, key, ceiling in (("burst", "lag_p99_s", 3), ("steady", "lag_p99.9_s", 1)):
+            block = results.get(f"{scenario}_{latency}ms", {}).get("engine")
+            if block:
+                check(
+                    f"{scenario} {_label(key)} ≤ {ceiling} s (+{latency} ms SNS)",
+                    block[key],
+                    f"{_fmt(block[key])} s",
+                    block[key] <= ceiling,
+                )
     memory = results.get("memory")
     if memory:
         engine, literal = memory["engine"]["worker_rss_mib"], memory["literal"]["worker_rss_mib"]
-        add(
+        check(
             "worker memory flat in notifications planned",
             engine,
             f"{_fmt(engine, 0)} MiB with {memory['engine']['planned']:,} planned (literal: {_fmt(literal, 0)} MiB)",
             engine <= literal,
         )
     share = _drain_share(results, "publish")
-    add(
+    check(
         "burst drain ≥ 70% of the raw ceiling (bare publish loop)",
         share,
         f"{_fmt((share or 0) * 100, 0)}%",

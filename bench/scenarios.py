@@ -384,6 +384,6 @@ def worker_memory(count: int, *, design: str, work_dir: Path) -> dict:
         while _queued_tasks() and time.monotonic() < deadline:  # ETA tasks move into the worker
             time.sleep(0.5)
         time.sleep(2)
-        rss = rss_kib(pids[0])
+        rss, held_in_broker = rss_kib(pids[0]), _queued_tasks()
     flush_broker()
-    return {"planned": count, "held_in_broker": _queued_tasks(), "worker_rss_mib": rss / 1024}
+    return {"planned": count, "held_in_broker": held_in_broker, "worker_rss_mib": rss / 1024}
