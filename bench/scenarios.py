@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -40,16 +41,22 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": cuts[499], "p99": cuts[989], "p99.9": cuts[998], "max": max(values)}
 
 
+def _finish(process: subprocess.Popen, what: str) -> resource.struct_rusage:
+    """Wait for a benchmark child; returns its resource usage (peak RSS, CPU)."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"benchmark child failed ({process.returncode}): {what}")
+    return usage
+
+
 def _child(code: str) -> tuple[dict, int]:
     """Run ``code`` in a fresh Django process; returns (its JSON line, its peak RSS in KiB)."""
     prelude = "import django, json, time; django.setup()\n"
     process = subprocess.Popen([sys.executable, "-c", prelude + code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"benchmark child failed ({process.returncode}): {code[:80]}")
+    usage = _finish(process, code[:80])
     return json.loads(output.strip().splitlines()[-1]), usage.ru_maxrss
 
 
@@ -71,18 +78,12 @@ def plan_clocked(events: int) -> dict:
     """django-celery-beat: one ClockedSchedule + one-off PeriodicTask per notification."""
     _plant_day(events)
     figures, peak = _child(
-        "from django_celery_beat.models import ClockedSchedule, PeriodicTask\n"
-        "from django.db import transaction\n"
+        "from bench.scenarios import clocked_tasks\n"
         "from delivery.models import Notification\n"
         "from notifier.services import window_plan\n"
         "window_plan(hours=24)\n"  # the ledger rows exist for every design (same data)
         "todo = list(Notification.objects.values_list('pk', 'due_at'))\n"
-        "t = time.perf_counter()\n"
-        "with transaction.atomic():\n"
-        "    clocks = ClockedSchedule.objects.bulk_create([ClockedSchedule(clocked_time=d) for _, d in todo], 2000)\n"
-        "    PeriodicTask.objects.bulk_create([PeriodicTask(name=f'n{pk}', task='bench.fire_one', args=f'[{pk}]',\n"
-        "        one_off=True, clocked=c) for (pk, _), c in zip(todo, clocks)], 2000)\n"
-        "wall = time.perf_counter() - t\n"
+        "t = time.perf_counter(); clocked_tasks(todo); wall = time.perf_counter() - t\n"
         "print(json.dumps({'planned': len(todo), 'wall_s': wall}))"
     )
     return _plan_figures(figures, peak)
@@ -192,14 +193,15 @@ def _arm_one_task_each(*, clocked: bool) -> None:
     todo = list(Notification.objects.values_list("pk", "due_at"))
     Notification.objects.update(state=NotificationState.ARMED)
     if clocked:
-        _clocked_tasks(todo)
+        clocked_tasks(todo)
         return
     with fire_one.app.producer_or_acquire() as producer:
         for pk, due in todo:
             fire_one.apply_async(args=[pk], eta=due, producer=producer)
 
 
-def _clocked_tasks(todo: list) -> None:
+def clocked_tasks(todo: list) -> None:
+    """One ClockedSchedule + one-off PeriodicTask per (notification id, due time)."""
     from django.db import transaction
     from django_celery_beat.models import ClockedSchedule, PeriodicTask
 
@@ -215,9 +217,7 @@ def _poll(*, first_poll_in: float, run_for: float, until_sent: int = 0) -> float
     """Run the polling peer (bench/polling.py) to its end; returns the CPU seconds it used."""
     args = ["--first-poll-in", str(first_poll_in), "--run-for", str(run_for), "--until-sent", str(until_sent)]
     process = subprocess.Popen([sys.executable, "-m", "bench.polling", *args], cwd=ROOT, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError("the polling peer failed")
+    usage = _finish(process, "the polling peer")
     return usage.ru_utime + usage.ru_stime
 
 
@@ -368,17 +368,11 @@ def worker_memory(count: int, *, design: str, work_dir: Path) -> dict:
     """Worker RSS with ``count`` notifications planned for the day. The engine's worker
     holds nothing until the horizon; the literal design's worker holds every ETA task."""
     _plant_day(count)
-    from bench.tasks import fire_one
-    from delivery.models import Notification, NotificationState
     from notifier.services import window_plan
 
     window_plan(hours=24)
     if design == "literal":
-        todo = list(Notification.objects.values_list("pk", "due_at"))
-        Notification.objects.update(state=NotificationState.ARMED)
-        with fire_one.app.producer_or_acquire() as producer:
-            for pk, due in todo:
-                fire_one.apply_async(args=[pk], eta=due, producer=producer)
+        _arm_one_task_each(clocked=False)
     with workers(1, 2, work_dir) as pids:
         deadline = time.monotonic() + 120
         while _queued_tasks() and time.monotonic() < deadline:  # ETA tasks move into the worker

@@ -51,8 +51,8 @@ def form_encode_body(request: Any, **kwargs: Any) -> None:
     byte by byte in Python and runs twice per call (to sign, then to send), which for a
     PublishBatch of ten rendered messages cost more CPU than everything else it does."""
     if isinstance(request.data, dict):
-        request.data = "&".join(f"{_form_quote(key)}={_form_quote(str(value))}" for key, value in request.data.items())
-        request.data = request.data.encode()
+        pairs = (f"{_form_quote(key)}={_form_quote(str(value))}" for key, value in request.data.items())
+        request.data = "&".join(pairs).encode()
 
 
 @functools.cache

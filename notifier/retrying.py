@@ -86,5 +86,6 @@ def defer(notification: Notification, failing: DeliveryError, result: FireResult
 def enqueue_retries(retries: list[tuple[int, float]]) -> None:
     from notifier.tasks import fire_notifications
 
-    for pk, delay in retries:
-        fire_notifications.apply_async(args=[[pk]], countdown=delay)
+    with fire_notifications.app.producer_or_acquire() as producer:  # one broker connection for all
+        for pk, delay in retries:
+            fire_notifications.apply_async(args=[[pk]], countdown=delay, producer=producer)

@@ -5,19 +5,19 @@ from django.db.models import Exists, OuterRef, Q
 from subscriptions.models import Channel, Preference, Subscription
 
 
+def _mutes(topic_id: int, channel: str) -> Q:
+    """A preference that mutes this topic or this channel."""
+    return Q(muted_topics=topic_id) | Q(muted_channels__contains=[channel])
+
+
 def subscription_is_muted(subscription: Subscription) -> bool:
-    return (
-        Preference.objects.filter(user_id=subscription.user_id)
-        .filter(Q(muted_topics=subscription.topic_id) | Q(muted_channels__contains=[subscription.channel]))
-        .exists()
-    )
+    return Preference.objects.filter(_mutes(subscription.topic_id, subscription.channel),
+                                     user_id=subscription.user_id).exists()  # fmt: skip
 
 
 def in_app_recipient_ids(topic_id: int) -> list[int]:
     """Users with an active in-app subscription to the topic who muted neither it nor in-app."""
-    muting = Preference.objects.filter(user_id=OuterRef("user_id")).filter(
-        Q(muted_topics=topic_id) | Q(muted_channels__contains=[Channel.IN_APP])
-    )
+    muting = Preference.objects.filter(_mutes(topic_id, Channel.IN_APP), user_id=OuterRef("user_id"))
     return list(
         Subscription.objects.filter(topic_id=topic_id, channel=Channel.IN_APP, active=True)
         .exclude(Exists(muting))
