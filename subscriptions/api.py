@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from events.models import Topic
 from subscriptions import services
 from subscriptions.models import Channel, Preference, PushPlatform, Subscription
-from subscriptions.selectors import subscription_is_muted, user_mutes
+from subscriptions.selectors import muted_by, subscription_is_muted, user_mutes
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
@@ -29,10 +29,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 
     def get_muted(self, subscription: Subscription) -> bool:
         mutes = self.context.get("mutes")
-        if mutes is None:
-            return subscription_is_muted(subscription)
-        topics, channels = mutes
-        return subscription.topic_id in topics or subscription.channel in channels
+        return subscription_is_muted(subscription) if mutes is None else muted_by(mutes, subscription)
 
 
 class SubscriptionFilter(django_filters.FilterSet):

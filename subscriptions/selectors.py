@@ -26,7 +26,16 @@ def in_app_recipient_ids(topic_id: int) -> list[int]:
     )
 
 
-def user_mutes(user_id: int) -> tuple[set[int], set[str]]:
+Mutes = tuple[set[int], set[str]]  # (muted topic ids, muted channels)
+
+
+def muted_by(mutes: Mutes, subscription: Subscription) -> bool:
+    """``subscription_is_muted`` against mutes already read (``user_mutes``)."""
+    topics, channels = mutes
+    return subscription.topic_id in topics or subscription.channel in channels
+
+
+def user_mutes(user_id: int) -> Mutes:
     """(muted topic ids, muted channels) of one user, in one query."""
     preference = Preference.objects.filter(user_id=user_id).prefetch_related("muted_topics").first()
     if preference is None:
