@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 
+from config.heartbeat import Heartbeat
 from delivery.aws import sqs_client
 from delivery.channels import IN_APP
 from delivery.messages import facts_from_document
@@ -61,10 +62,13 @@ def inbox_deliver(*, document: dict[str, Any]) -> int:
 class InboxConsumer:
     """Long-polls one inbox queue until stopped."""
 
-    def __init__(self, *, fifo: bool, wait_seconds: int, stop: threading.Event) -> None:
+    def __init__(
+        self, *, fifo: bool, wait_seconds: int, stop: threading.Event, heartbeat: Heartbeat | None = None
+    ) -> None:
         self.fifo = fifo
         self.wait_seconds = wait_seconds
         self.stop = stop
+        self.heartbeat = heartbeat
         self.queue_url = ""
 
     def poll_once(self) -> int:
@@ -103,6 +107,8 @@ class InboxConsumer:
 
     def run(self) -> None:
         while not self.stop.is_set():
+            if self.heartbeat is not None:
+                self.heartbeat.beat()  # the loop turns, even while SQS or the database fail
             close_old_connections()  # a long-lived loop outside a request: drop broken or aged ones
             try:
                 self.poll_once()
@@ -113,7 +119,9 @@ class InboxConsumer:
                 self.stop.wait(5)
 
 
-def inbox_consumers(*, stop: threading.Event, wait_seconds: int | None = None) -> list[InboxConsumer]:
+def inbox_consumers(
+    *, stop: threading.Event, wait_seconds: int | None = None, heartbeat: Heartbeat | None = None
+) -> list[InboxConsumer]:
     """One consumer for the standard inbox queue and one for the FIFO one."""
     wait = settings.NOTIFIER_INBOX_WAIT_SECONDS if wait_seconds is None else wait_seconds
-    return [InboxConsumer(fifo=fifo, wait_seconds=wait, stop=stop) for fifo in (False, True)]
+    return [InboxConsumer(fifo=fifo, wait_seconds=wait, stop=stop, heartbeat=heartbeat) for fifo in (False, True)]

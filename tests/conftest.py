@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from delivery.aws import reset_clients
 from notifier.redis_client import redis_client
 from scripts.sns_emulator import install as install_sns_fidelity
+from tests.figures import report
 from tests.webhook_receiver import WebhookReceiver
 
 
@@ -138,3 +139,7 @@ def sns_published(topic_arn: str) -> list[tuple[dict[str, str], str | None]]:
     account, region = topic_arn.split(":")[4], topic_arn.split(":")[3]
     topic = sns_backends[account][region].topics[topic_arn]
     return [(json.loads(message), subject) for _, message, subject, _, _ in topic.sent_notifications]
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    report(terminalreporter)

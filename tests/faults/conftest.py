@@ -3,8 +3,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.faults.rig import Rig
-
-FIGURES: list[tuple[str, str]] = []
+from tests.figures import record as record_figure
 
 
 @pytest.fixture
@@ -17,12 +16,4 @@ def rig(request, moto_server, transactional_db) -> Iterator[Rig]:
 
 
 def record(scenario: str, line: str) -> None:
-    FIGURES.append((scenario, line))
-    print(f"\n{scenario}: {line}")
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if FIGURES:
-        terminalreporter.section("fault suite figures")
-        for scenario, line in FIGURES:
-            terminalreporter.write_line(f"{scenario}: {line}")
+    record_figure("fault suite", f"{scenario}: {line}")

@@ -3,8 +3,10 @@ import signal
 import threading
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from config.heartbeat import Heartbeat
 from delivery.inbox import inbox_consumers
 
 logger = logging.getLogger(__name__)
@@ -23,7 +25,9 @@ class Command(BaseCommand):
         if wait is not None and not 0 <= wait <= 20:
             raise CommandError(f"--wait must be between 0 and 20 (SQS's long-poll limit), got {wait}")
         stop = threading.Event()
-        consumers = inbox_consumers(stop=stop, wait_seconds=wait)
+        heartbeat = Heartbeat(role="inbox", directory=settings.NOTIFIER_HEARTBEAT_DIR)
+        heartbeat.start()
+        consumers = inbox_consumers(stop=stop, wait_seconds=wait, heartbeat=heartbeat)
         if once:
             handled = sum(consumer.poll_once() for consumer in consumers)
             self.stdout.write(f"handled {handled} message(s)")

@@ -1,0 +1,36 @@
+"""The Celery worker's liveness heartbeat (config/heartbeat.py explains the probe).
+
+A worker bootstep, added to the app in ``config/celery_app.py``. Its timer entry runs on
+the worker's event loop (the hub), the loop that takes messages and hands them to the
+pool, so the file goes stale when that loop stops, while pool children busy with fire
+tasks do not delay it. Kept free of Django imports: the Celery app loads it before
+Django is set up.
+"""
+
+from typing import Any
+
+from celery import bootsteps
+from celery.worker import WorkController
+
+from config.heartbeat import Heartbeat
+
+HEARTBEAT_INTERVAL_SECONDS = 10.0
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker: WorkController, **kwargs: Any) -> None:
+        from django.conf import settings  # configured by the time the worker builds its steps
+
+        self.heartbeat = Heartbeat(role="worker", directory=settings.NOTIFIER_HEARTBEAT_DIR)
+        self.timer_entry: Any = None
+        super().__init__(worker, **kwargs)
+
+    def start(self, worker: WorkController) -> None:
+        self.heartbeat.start()
+        self.timer_entry = worker.timer.call_repeatedly(HEARTBEAT_INTERVAL_SECONDS, self.heartbeat.beat)
+
+    def stop(self, worker: WorkController) -> None:
+        if self.timer_entry is not None:
+            self.timer_entry.cancel()

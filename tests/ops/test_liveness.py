@@ -1,0 +1,108 @@
+"""Liveness heartbeats of real worker, beat and inbox consumer processes, checked with
+the probe the kubelet runs: fresh while a worker's only pool process is busy, stale once
+the worker's main loop stops (SIGSTOP)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from config.celery_app import app
+from config.heartbeat import heartbeat_age, heartbeat_path
+from tests.conftest import engine_env
+from tests.faults.rig import RedisServer, wait_until
+from tests.ops.test_heartbeat import probe
+
+ROOT = Path(__file__).resolve().parents[2]
+HEARTBEAT_LIMIT = 30
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A Redis of the test's own: nothing it enqueues reaches another test's worker."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server.url
+    server.kill()
+
+
+def start(argv: list[str], *, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def wait_for_heartbeat(directory: Path, role: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    def fresh() -> bool:
+        assert process.poll() is None, log.read_text()
+        age = heartbeat_age(heartbeat_path(str(directory), role))
+        return age is not None and age < HEARTBEAT_LIMIT
+
+    wait_until(fresh, 60, f"the {role} heartbeat; see {log}", step=0.5)
+    assert probe(directory, role, "--max-age", str(HEARTBEAT_LIMIT)).returncode == 0
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGCONT)
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.mark.django_db
+def test_worker_heartbeat_stays_fresh_while_busy_and_goes_stale_when_its_loop_stops(tmp_path, broker):
+    env = engine_env(REDIS_URL=broker, CELERY_BROKER_URL=broker, NOTIFIER_HEARTBEAT_DIR=str(tmp_path))
+    log = tmp_path / "worker.log"
+    worker = start(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info", "-c", "1", "-n", "liveness@%h",
+         "--include", "tests.ops.slow_task", "--without-mingle", "--without-gossip"],
+        env=env, log=log,
+    )  # fmt: skip
+    try:
+        wait_for_heartbeat(tmp_path, "worker", worker, log)
+        app.send_task("tests.ops.sleep", args=[25], connection=app.connection_for_write(broker))
+        wait_until(lambda: "tests.ops.sleep[" in log.read_text(), 20, "the worker to take the slow task")
+        ages = []
+        for _ in range(20):  # 20 s with the only pool process busy
+            time.sleep(1)
+            ages.append(heartbeat_age(heartbeat_path(str(tmp_path), "worker")))
+        assert max(ages) < 12, ages  # the main loop beats every 10 s regardless
+        assert "succeeded" not in log.read_text(), "the task should still be running"
+
+        os.kill(worker.pid, signal.SIGSTOP)  # the main loop stops; pool children are untouched
+        time.sleep(14)
+        stale = probe(tmp_path, "worker", "--max-age", "12")
+        assert stale.returncode == 1 and "worker heartbeat is" in stale.stderr
+    finally:
+        stop(worker)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_heartbeat_follows_its_ticks(tmp_path, broker):
+    env = engine_env(REDIS_URL=broker, CELERY_BROKER_URL=broker, NOTIFIER_HEARTBEAT_DIR=str(tmp_path))
+    log = tmp_path / "beat.log"
+    beat = start([sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "info",
+                  "--schedule", str(tmp_path / "beat-schedule")], env=env, log=log)  # fmt: skip
+    try:
+        wait_for_heartbeat(tmp_path, "beat", beat, log)
+        first = heartbeat_path(str(tmp_path), "beat").stat().st_mtime
+        wait_until(lambda: heartbeat_path(str(tmp_path), "beat").stat().st_mtime > first, 15, "a later tick")
+    finally:
+        stop(beat)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inbox_consumer_heartbeat_follows_its_polls(tmp_path):
+    env = engine_env(NOTIFIER_HEARTBEAT_DIR=str(tmp_path))
+    log = tmp_path / "inbox.log"
+    consumer = start([sys.executable, "manage.py", "consume_inbox", "--wait", "1"], env=env, log=log)
+    try:
+        wait_for_heartbeat(tmp_path, "inbox", consumer, log)
+        first = heartbeat_path(str(tmp_path), "inbox").stat().st_mtime
+        wait_until(lambda: heartbeat_path(str(tmp_path), "inbox").stat().st_mtime > first, 15, "a later poll")
+    finally:
+        stop(consumer)
