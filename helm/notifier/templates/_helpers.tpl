@@ -1,0 +1,280 @@
+{{/*
+Named templates shared by every workload. Each workload keeps its own file; what they have
+in common (labels, security contexts, envFrom, /tmp, the wait-for-migrations init container,
+the image) is defined once here.
+*/}}
+
+{{/* The chart name, or nameOverride. */}}
+{{- define "notifier.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* "<release>-<chart>" (or the release name alone when it contains the chart name), at most 63 characters. */}}
+{{- define "notifier.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+"<fullname>-<component>", kept within 63 characters (a Service name is a DNS label).
+Call with (dict "ctx" $ "component" "web").
+*/}}
+{{- define "notifier.componentName" -}}
+{{- $prefix := include "notifier.fullname" .ctx | trunc (int (sub 62 (len .component))) | trimSuffix "-" }}
+{{- printf "%s-%s" $prefix .component }}
+{{- end }}
+
+{{/* "<chart>-<version>" for the helm.sh/chart label. */}}
+{{- define "notifier.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The image tag: image.tag, or the chart's appVersion. */}}
+{{- define "notifier.imageTag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{/* The image reference: repository@digest when a digest is given, else repository:tag. */}}
+{{- define "notifier.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (include "notifier.imageTag" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Labels that select a component's pods (never change them: Deployment selectors are immutable). */}}
+{{- define "notifier.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "notifier.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+{{- if .component }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+{{- end }}
+
+{{/* Standard labels of every object. Call with (dict "ctx" $ "component" "web"); component may be "". */}}
+{{- define "notifier.labels" -}}
+helm.sh/chart: {{ include "notifier.chart" .ctx }}
+{{ include "notifier.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "notifier.imageTag" .ctx | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: {{ include "notifier.name" .ctx }}
+{{- end }}
+
+{{/* Pod labels: the chart's labels, then the workload's podLabels, then the global ones (the chart's win). */}}
+{{- define "notifier.podLabels" -}}
+{{- $own := fromYaml (include "notifier.labels" .) }}
+{{- $workload := index .ctx.Values .component }}
+{{- toYaml (merge $own (deepCopy ($workload.podLabels | default dict)) (deepCopy (.ctx.Values.podLabels | default dict))) }}
+{{- end }}
+
+{{/* The Secret every container reads: existingSecret, or the one the chart makes. */}}
+{{- define "notifier.secretName" -}}
+{{- .Values.existingSecret | default (include "notifier.fullname" .) }}
+{{- end }}
+
+{{/* The ConfigMap every container reads. */}}
+{{- define "notifier.configMapName" -}}
+{{- printf "%s-config" (include "notifier.fullname" . | trunc 56 | trimSuffix "-") }}
+{{- end }}
+
+{{/* The ServiceAccount the pods run as. */}}
+{{- define "notifier.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- .Values.serviceAccount.name | default (include "notifier.fullname" .) }}
+{{- else }}
+{{- .Values.serviceAccount.name | default "default" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod annotations: checksum/config (and checksum/secret when the chart makes the Secret) so
+pods roll when the configuration changes, then the workload's and the global podAnnotations.
+*/}}
+{{- define "notifier.podAnnotations" -}}
+{{- $ctx := .ctx }}
+{{- $own := dict "checksum/config" (include (print $ctx.Template.BasePath "/configmap.yaml") $ctx | sha256sum) }}
+{{- if not $ctx.Values.existingSecret }}
+{{- $_ := set $own "checksum/secret" (include (print $ctx.Template.BasePath "/secret.yaml") $ctx | sha256sum) }}
+{{- end }}
+{{- $workload := index $ctx.Values .component }}
+{{- toYaml (merge $own (deepCopy ($workload.podAnnotations | default dict)) (deepCopy ($ctx.Values.podAnnotations | default dict))) }}
+{{- end }}
+
+{{/* Pod-level fields common to every pod: identity, pull secrets, security context, scheduling. */}}
+{{- define "notifier.podSpecCommon" -}}
+{{- $ctx := .ctx }}
+{{- $workload := index $ctx.Values .component -}}
+serviceAccountName: {{ include "notifier.serviceAccountName" $ctx }}
+automountServiceAccountToken: false
+{{- with $ctx.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml $ctx.Values.podSecurityContext | nindent 2 }}
+{{- with $workload.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $workload.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $workload.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Container security context of every container. */}}
+{{- define "notifier.containerSecurityContext" -}}
+securityContext:
+  {{- toYaml .Values.securityContext | nindent 2 }}
+{{- end }}
+
+{{/*
+The image and pull policy of every container. Containers set the full argv as `args`, never
+`command`: `command` would replace the image's ENTRYPOINT (tini), and tini must stay PID 1 so
+that SIGTERM reaches Celery and gunicorn and exec-probe processes are reaped.
+*/}}
+{{- define "notifier.containerImage" -}}
+image: {{ include "notifier.image" . | quote }}
+imagePullPolicy: {{ .Values.image.pullPolicy }}
+{{- end }}
+
+{{/* envFrom of every container: the ConfigMap, then the Secret. */}}
+{{- define "notifier.envFrom" -}}
+envFrom:
+  - configMapRef:
+      name: {{ include "notifier.configMapName" . }}
+  - secretRef:
+      name: {{ include "notifier.secretName" . }}
+{{- end }}
+
+{{/* A required variable taken from the Secret: a Secret lacking the key keeps the pod from starting. */}}
+{{- define "notifier.requiredSecretEnv" -}}
+- name: {{ .key }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "notifier.secretName" .ctx }}
+      key: {{ .key }}
+      optional: false
+{{- end }}
+
+{{/* The /tmp emptyDir every pod has (the root filesystem is read-only). */}}
+{{- define "notifier.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end }}
+
+{{/* The /tmp mount of every container. */}}
+{{- define "notifier.tmpVolumeMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{/* The heartbeat exec probe of worker, beat and inbox. Call with (dict "role" "worker" "maxAge" 120). */}}
+{{- define "notifier.heartbeatExec" -}}
+exec:
+  command: ["python", "/app/config/heartbeat.py", {{ .role | quote }}, "--max-age", {{ .maxAge | toString | quote }}]
+{{- end }}
+
+{{/* Liveness and startup probes of a heartbeat role. Call with (dict "role" "worker" "maxAge" 120). */}}
+{{- define "notifier.heartbeatProbes" -}}
+startupProbe:
+  {{- include "notifier.heartbeatExec" . | nindent 2 }}
+  periodSeconds: 5
+  timeoutSeconds: 5
+  failureThreshold: 60
+livenessProbe:
+  {{- include "notifier.heartbeatExec" . | nindent 2 }}
+  periodSeconds: 30
+  timeoutSeconds: 5
+  failureThreshold: 3
+{{- end }}
+
+{{/*
+The init container of web, worker, beat and inbox: waits until no migration of this image is
+unapplied (the migrate Job applies them), so new code never runs against an old schema.
+*/}}
+{{- define "notifier.waitForMigrations" -}}
+- name: wait-for-migrations
+  {{- include "notifier.containerImage" . | nindent 2 }}
+  args: ["python", "manage.py", "wait_for_migrations", "--timeout", {{ .Values.migrations.waitTimeoutSeconds | toString | quote }}]
+  {{- include "notifier.envFrom" . | nindent 2 }}
+  {{- include "notifier.containerSecurityContext" . | nindent 2 }}
+  resources:
+    {{- toYaml .Values.migrations.resources | nindent 4 }}
+  volumeMounts:
+    {{- include "notifier.tmpVolumeMount" . | nindent 4 }}
+{{- end }}
+
+{{/* DJANGO_ALLOWED_HOSTS: env's value, or the ingress hosts, the web Service names and localhost (port-forward). */}}
+{{- define "notifier.allowedHosts" -}}
+{{- if .Values.env.DJANGO_ALLOWED_HOSTS }}
+{{- .Values.env.DJANGO_ALLOWED_HOSTS }}
+{{- else }}
+{{- $hosts := list }}
+{{- if .Values.ingress.enabled }}
+{{- range .Values.ingress.hosts }}
+{{- $hosts = append $hosts .host }}
+{{- end }}
+{{- end }}
+{{- $web := include "notifier.componentName" (dict "ctx" . "component" "web") }}
+{{- $hosts = concat $hosts (list $web (printf "%s.%s.svc" $web .Release.Namespace) (printf "%s.%s.svc.cluster.local" $web .Release.Namespace) "localhost" "127.0.0.1") }}
+{{- join "," (uniq $hosts) }}
+{{- end }}
+{{- end }}
+
+{{/* DJANGO_CSRF_TRUSTED_ORIGINS: env's value, or https://<host> for each ingress host. */}}
+{{- define "notifier.csrfTrustedOrigins" -}}
+{{- if .Values.env.DJANGO_CSRF_TRUSTED_ORIGINS }}
+{{- .Values.env.DJANGO_CSRF_TRUSTED_ORIGINS }}
+{{- else if .Values.ingress.enabled }}
+{{- $origins := list }}
+{{- range .Values.ingress.hosts }}
+{{- $origins = append $origins (printf "https://%s" .host) }}
+{{- end }}
+{{- join "," (uniq $origins) }}
+{{- end }}
+{{- end }}
+
+{{/* Refuses values that would deploy something broken; rendered once, from configmap.yaml. */}}
+{{- define "notifier.validate" -}}
+{{- if not .Values.existingSecret }}
+{{- $required := list "DJANGO_SECRET_KEY" "DATABASE_URL" "REDIS_URL" "NOTIFIER_METRICS_TOKEN" }}
+{{- if .Values.flower.enabled }}
+{{- $required = append $required "FLOWER_BASIC_AUTH" }}
+{{- end }}
+{{- range $required }}
+{{- if not (index $.Values.secretEnv .) }}
+{{- fail (printf "secretEnv.%s is required: set secretEnv.%s or existingSecret (the name of a Secret you manage)" . .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and .Values.worker.autoscaling.enabled .Values.worker.keda.enabled }}
+{{- fail "worker.autoscaling.enabled and worker.keda.enabled are both true: two autoscalers would fight over the worker Deployment; enable one" }}
+{{- end }}
+{{- if .Values.worker.keda.enabled }}
+{{- if not .Values.worker.keda.redis.address }}
+{{- fail "worker.keda.redis.address (host:port of the broker's Redis) is required when worker.keda.enabled is true" }}
+{{- end }}
+{{- $key := .Values.worker.keda.redis.passwordSecretKey }}
+{{- if and $key (not .Values.existingSecret) (not (index .Values.secretEnv $key)) }}
+{{- fail (printf "worker.keda.redis.passwordSecretKey is %q but secretEnv.%s is empty: set secretEnv.%s or existingSecret" $key $key $key) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.ingress.enabled (not .Values.ingress.hosts) }}
+{{- fail "ingress.enabled is true but ingress.hosts is empty" }}
+{{- end }}
+{{- end }}
