@@ -81,11 +81,15 @@ class Received:
 
 
 class Inbox:
-    """An SQS queue subscribed to a topic; collects every message, duplicates included."""
+    """An SQS queue subscribed to an SNS topic; collects every message, duplicates included."""
 
-    def __init__(self, topic: Topic) -> None:
-        self.url = queue_subscribe(queue_name=unique_slug("inbox"), topic_arn=topic_ensure_sns(topic=topic))
+    def __init__(self, topic_arn: str) -> None:
+        self.url = queue_subscribe(queue_name=unique_slug("inbox"), topic_arn=topic_arn)
         self.messages: list[Received] = []
+
+    @classmethod
+    def on(cls, topic: Topic) -> "Inbox":
+        return cls(topic_ensure_sns(topic=topic))
 
     def drain(self, seconds: float) -> list[Received]:
         deadline = time.monotonic() + seconds
