@@ -82,27 +82,22 @@ def test_worker_heartbeat_stays_fresh_while_busy_and_goes_stale_when_its_loop_st
 
 
 @pytest.mark.django_db(transaction=True)
-def test_beat_heartbeat_follows_its_ticks(tmp_path, broker):
+@pytest.mark.parametrize(
+    ("role", "argv"),
+    [
+        ("beat", ["-m", "celery", "-A", "config", "beat", "-l", "info", "--schedule", "{tmp}/beat-schedule"]),
+        ("inbox", ["manage.py", "consume_inbox", "--wait", "1"]),
+    ],
+)
+def test_beat_and_inbox_heartbeats_follow_their_loops(tmp_path, broker, role, argv):
+    """Beat beats on each tick (at least every 5 s), the consumer on each poll."""
     env = engine_env(REDIS_URL=broker, CELERY_BROKER_URL=broker, NOTIFIER_HEARTBEAT_DIR=str(tmp_path))
-    log = tmp_path / "beat.log"
-    beat = start([sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "info",
-                  "--schedule", str(tmp_path / "beat-schedule")], env=env, log=log)  # fmt: skip
+    log = tmp_path / f"{role}.log"
+    process = start([sys.executable, *(arg.format(tmp=tmp_path) for arg in argv)], env=env, log=log)
+    path = heartbeat_path(str(tmp_path), role)
     try:
-        wait_for_heartbeat(tmp_path, "beat", beat, log)
-        first = heartbeat_path(str(tmp_path), "beat").stat().st_mtime
-        wait_until(lambda: heartbeat_path(str(tmp_path), "beat").stat().st_mtime > first, 15, "a later tick")
+        wait_for_heartbeat(tmp_path, role, process, log)
+        first = path.stat().st_mtime
+        wait_until(lambda: path.stat().st_mtime > first, 15, f"a later {role} heartbeat")
     finally:
-        stop(beat)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_inbox_consumer_heartbeat_follows_its_polls(tmp_path):
-    env = engine_env(NOTIFIER_HEARTBEAT_DIR=str(tmp_path))
-    log = tmp_path / "inbox.log"
-    consumer = start([sys.executable, "manage.py", "consume_inbox", "--wait", "1"], env=env, log=log)
-    try:
-        wait_for_heartbeat(tmp_path, "inbox", consumer, log)
-        first = heartbeat_path(str(tmp_path), "inbox").stat().st_mtime
-        wait_until(lambda: heartbeat_path(str(tmp_path), "inbox").stat().st_mtime > first, 15, "a later poll")
-    finally:
-        stop(consumer)
+        stop(process)
