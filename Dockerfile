@@ -21,7 +21,7 @@ RUN /opt/venv/bin/pip install --no-cache-dir --requirement /tmp/requirements.txt
 FROM ${BASE_IMAGE}
 # tini as PID 1: forwards SIGTERM to Celery and gunicorn and reaps probe processes.
 RUN apt-get update \
-    && apt-get install --yes --no-install-recommends tini=0.19.0-1+b3 \
+    && apt-get install --yes --no-install-recommends tini=0.19.0-1* \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 10001 notifier \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin notifier

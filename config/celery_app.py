@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 
-from notifier.liveness import WorkerHeartbeat
+from config.worker_heartbeat import WorkerHeartbeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 

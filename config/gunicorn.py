@@ -13,8 +13,10 @@ worker_tmp_dir = "/tmp"
 # gunicorn >= 25 opens a control socket under $HOME by default; nothing here uses it.
 control_socket_disable = True
 accesslog = "-"
-# Longer than any API request; shorter than the pod's termination grace period (30 s).
+# A worker silent this long is killed and replaced (no API request takes near it).
 timeout = 30
+# After SIGTERM, requests in flight get this long; the chart's web grace period (40 s)
+# covers it plus the 5 s preStop pause that lets the endpoints drop the pod first.
 graceful_timeout = 25
 # Recycle workers now and then so a slow leak can never take the pod down.
 max_requests = 2000

@@ -9,7 +9,8 @@ file's age with a limit:
 
 A ``celery inspect ping`` probe would boot Django and Celery (seconds of CPU per call)
 and cannot be answered by a busy solo pool (celery#4079). This module therefore imports
-the standard library only, and the probe never imports Django.
+the standard library only. Run it by its path, as above: ``python -m config.heartbeat``
+would import the ``config`` package first, and with it the Celery app and Django.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: probes and scrapes come with a pod IP as Host, which no other middleware may see.
-    "notifier.middleware.ProbeRoutesMiddleware",
+    "notifier.middleware.HostAgnosticRoutesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -163,7 +163,8 @@ NOTIFIER_SNS_SYNC_INTERVAL_SECONDS = env.int("NOTIFIER_SNS_SYNC_INTERVAL_SECONDS
 
 # --- Operations (issue 10) -------------------------------------------------
 # /metrics wants "Authorization: Bearer <token>" when set (the Helm chart always sets it).
-NOTIFIER_METRICS_TOKEN = env.str("NOTIFIER_METRICS_TOKEN", default="")
+# Stripped: a token file (NOTIFIER_METRICS_TOKEN_FILE) usually ends with a newline.
+NOTIFIER_METRICS_TOKEN = env.str("NOTIFIER_METRICS_TOKEN", default="").strip()
 # Worker, beat and the inbox consumer touch <dir>/<role>.heartbeat for liveness probes
 # (config/heartbeat.py); empty turns the files off. The image sets /tmp.
 NOTIFIER_HEARTBEAT_DIR = env.str("NOTIFIER_HEARTBEAT_DIR", default="")

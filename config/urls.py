@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from delivery.api import EventNotificationsView, InboxViewSet, NotificationViewSet
 from events.api import EventViewSet, TopicViewSet
-from notifier.views import PROBE_ROUTES
+from notifier.views import HOST_AGNOSTIC_ROUTES
 from subscriptions.api import PreferenceView, SubscriptionViewSet
 
 router = DefaultRouter()
@@ -27,5 +27,5 @@ urlpatterns = [
     path("api/v1/preferences/", PreferenceView.as_view(), name="preferences"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    *(path(route, view, name=route) for route, view in PROBE_ROUTES.items()),  # /healthz, /readyz, /metrics
+    *(path(route, view, name=route) for route, view in HOST_AGNOSTIC_ROUTES.items()),  # /healthz, /readyz, /metrics
 ]

@@ -10,12 +10,12 @@ each message stands alone. A message that keeps failing goes to the dead-letter 
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 
-from config.heartbeat import Heartbeat
 from delivery.aws import sqs_client
 from delivery.channels import IN_APP
 from delivery.messages import facts_from_document
@@ -59,17 +59,24 @@ def inbox_deliver(*, document: dict[str, Any]) -> int:
     return len(recipients)
 
 
+# A turn of the loop is one long poll plus writing up to 10 messages' rows; far longer is a hang.
+TURN_SLACK_SECONDS = 30
+
+
 class InboxConsumer:
     """Long-polls one inbox queue until stopped."""
 
-    def __init__(
-        self, *, fifo: bool, wait_seconds: int, stop: threading.Event, heartbeat: Heartbeat | None = None
-    ) -> None:
+    def __init__(self, *, fifo: bool, wait_seconds: int, stop: threading.Event) -> None:
         self.fifo = fifo
         self.wait_seconds = wait_seconds
         self.stop = stop
-        self.heartbeat = heartbeat
         self.queue_url = ""
+        self.last_turn = time.monotonic()
+
+    def is_turning(self, *, now: float) -> bool:
+        """False once the current turn of the loop has taken far longer than a long poll can
+        (a hung SQS or database call): what the consumer's liveness heartbeat follows."""
+        return now - self.last_turn < self.wait_seconds + TURN_SLACK_SECONDS
 
     def poll_once(self) -> int:
         """Receive up to 10 messages, write their rows, delete the ones committed."""
@@ -107,8 +114,7 @@ class InboxConsumer:
 
     def run(self) -> None:
         while not self.stop.is_set():
-            if self.heartbeat is not None:
-                self.heartbeat.beat()  # the loop turns, even while SQS or the database fail
+            self.last_turn = time.monotonic()  # the loop turns, even while SQS or the database fail
             close_old_connections()  # a long-lived loop outside a request: drop broken or aged ones
             try:
                 self.poll_once()
@@ -119,9 +125,7 @@ class InboxConsumer:
                 self.stop.wait(5)
 
 
-def inbox_consumers(
-    *, stop: threading.Event, wait_seconds: int | None = None, heartbeat: Heartbeat | None = None
-) -> list[InboxConsumer]:
+def inbox_consumers(*, stop: threading.Event, wait_seconds: int | None = None) -> list[InboxConsumer]:
     """One consumer for the standard inbox queue and one for the FIFO one."""
     wait = settings.NOTIFIER_INBOX_WAIT_SECONDS if wait_seconds is None else wait_seconds
-    return [InboxConsumer(fifo=fifo, wait_seconds=wait, stop=stop, heartbeat=heartbeat) for fifo in (False, True)]
+    return [InboxConsumer(fifo=fifo, wait_seconds=wait, stop=stop) for fifo in (False, True)]

@@ -2,26 +2,31 @@
 
 ``celery -A config flower`` with two differences, because Flower's own defaults leave
 it open: it refuses to start without authentication (``FLOWER_BASIC_AUTH``, or Flower's
-OAuth through ``FLOWER_AUTH``), and its ``/metrics``, which Flower serves to anyone,
-requires the same authentication as its pages (Prometheus can send basic auth).
+OAuth through ``FLOWER_AUTH`` and ``FLOWER_AUTH_PROVIDER``), and its ``/metrics``, which
+Flower serves to anyone, requires the same authentication as its pages (Prometheus can
+send basic auth). ``FLOWER_BASIC_AUTH`` is stripped first: a value read from a secret
+file often ends with a newline, which would make every login fail.
 ``/healthcheck`` stays open for the kubelet's probe; it says only "OK".
 """
 
 import os
 import sys
+from collections.abc import Mapping
 
 import tornado.web
 from celery.bin.celery import main as celery_main
 from flower.views import monitor
 
 
-def authentication_problem(environ: dict[str, str]) -> str | None:
-    """Why Flower would be open with this environment, or None if it is not."""
+def authentication_problem(environ: Mapping[str, str]) -> str | None:
+    """Why Flower would be open (or locked for good) with this environment, or None."""
     basic_auth = environ.get("FLOWER_BASIC_AUTH", "").strip()
-    if environ.get("FLOWER_AUTH", "").strip() and not basic_auth:
-        return None
     if not basic_auth:
-        return "set FLOWER_BASIC_AUTH (user:password[,user2:password2]) or FLOWER_AUTH: Flower would be open"
+        if not environ.get("FLOWER_AUTH", "").strip():
+            return "set FLOWER_BASIC_AUTH (user:password[,user2:password2]) or FLOWER_AUTH: Flower would be open"
+        if not environ.get("FLOWER_AUTH_PROVIDER", "").strip():
+            return "FLOWER_AUTH needs FLOWER_AUTH_PROVIDER (Flower's OAuth provider class)"
+        return None
     for credential in basic_auth.split(","):
         user, _, password = credential.partition(":")
         if not user or not password:
@@ -34,9 +39,11 @@ def protect_metrics() -> None:
 
 
 def main(argv: list[str]) -> None:
-    problem = authentication_problem(dict(os.environ))
+    problem = authentication_problem(os.environ)
     if problem:
         sys.exit(f"flower: {problem}")
+    if "FLOWER_BASIC_AUTH" in os.environ:
+        os.environ["FLOWER_BASIC_AUTH"] = os.environ["FLOWER_BASIC_AUTH"].strip()
     protect_metrics()
     sys.argv = ["celery", "-A", "config", "flower", *argv]
     celery_main()

@@ -2,12 +2,12 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from notifier.views import PROBE_ROUTES
+from notifier.views import HOST_AGNOSTIC_ROUTES
 
-PROBE_PATHS = {f"/{route}": view for route, view in PROBE_ROUTES.items()}
+HOST_AGNOSTIC_PATHS = {f"/{route}": view for route, view in HOST_AGNOSTIC_ROUTES.items()}
 
 
-class ProbeRoutesMiddleware:
+class HostAgnosticRoutesMiddleware:
     """Serves /healthz, /readyz and /metrics before any middleware reads the Host header.
 
     The kubelet sends ``Host: <pod IP>:<port>`` and Prometheus scrapes pod IPs, neither
@@ -20,7 +20,7 @@ class ProbeRoutesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        view = PROBE_PATHS.get(request.path_info)
+        view = HOST_AGNOSTIC_PATHS.get(request.path_info)
         if view is not None:
             return view(request)
         return self.get_response(request)

@@ -1,6 +1,6 @@
 """Probe and scrape endpoints: ``/healthz``, ``/readyz`` and ``/metrics``.
 
-They answer whatever the ``Host`` header (``notifier.middleware.ProbeRoutesMiddleware``):
+They answer whatever the ``Host`` header (``notifier.middleware.HostAgnosticRoutesMiddleware``):
 the kubelet and Prometheus address a pod by its IP, which is no allowed host.
 """
 
@@ -47,7 +47,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 
 # Route (no leading slash) -> view; config/urls.py and the middleware both read this.
-PROBE_ROUTES: dict[str, Callable[[HttpRequest], HttpResponse]] = {
+HOST_AGNOSTIC_ROUTES: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "healthz": healthz,
     "readyz": readyz,
     "metrics": metrics,

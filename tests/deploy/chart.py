@@ -1,11 +1,13 @@
 """Render helm/notifier offline with helm-python-sdk (Helm's own engine, no helm binary, no cluster).
 
 ``render_objects(values)`` gives the Kubernetes objects of one release, the way
-``helm template`` would; the chart tests and the image test both start from it.
+``helm template`` would; the chart tests and the image test both start from it. The
+helpers at the end are shared by the chart test modules (``test_chart_*.py``).
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import json
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import helm_python
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,3 +113,61 @@ def workloads(objects: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], d
 def containers(pod_spec: dict[str, Any]) -> list[dict[str, Any]]:
     """Init containers and containers of a pod spec."""
     return [*pod_spec.get("initContainers", []), *pod_spec.get("containers", [])]
+
+
+# --- Shared by the chart test modules ------------------------------------------------------
+
+CI_FILES = {path.name.removesuffix("-values.yaml"): path for path in ci_values_files()}
+CI_NAMES = sorted(CI_FILES)
+COMPONENTS = ("web", "worker", "beat", "flower", "inbox")
+
+
+def ci_values(name: str) -> dict:
+    return load_values(CI_FILES[name])
+
+
+def deployment(objects: list[dict], component: str) -> dict:
+    (found,) = by_component(objects, "Deployment")[component]
+    return found
+
+
+def only(objects: list[dict], kind: str) -> dict:
+    (found,) = of_kind(objects, kind)
+    return found
+
+
+def secret_data(objects: list[dict]) -> dict[str, str]:
+    return {key: base64.b64decode(value).decode() for key, value in only(objects, "Secret")["data"].items()}
+
+
+def render_error(values: dict) -> str:
+    with pytest.raises(helm_python.HelmError) as caught:
+        chart().render(values, name="notifier", namespace="notifier")
+    return str(caught.value)
+
+
+def config_references(pod_spec: dict) -> set[tuple[str, str]]:
+    """(kind, name) of every ConfigMap and Secret a pod reads: envFrom, env, volumes."""
+    found = set()
+    for container in containers(pod_spec):
+        for source in container.get("envFrom", []):
+            for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+                if key in source:
+                    found.add((kind, source[key]["name"]))
+        for variable in container.get("env", []):
+            value_from = variable.get("valueFrom", {})
+            for key, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
+                if key in value_from:
+                    found.add((kind, value_from[key]["name"]))
+    for volume in pod_spec.get("volumes", []):
+        sources = [volume, *volume.get("projected", {}).get("sources", [])]
+        for source in sources:
+            if "configMap" in source:
+                found.add(("ConfigMap", source["configMap"]["name"]))
+            if "secret" in source:
+                found.add(("Secret", source["secret"].get("secretName") or source["secret"].get("name")))
+    return found
+
+
+def is_hook(obj: dict) -> bool:
+    return "helm.sh/hook" in (obj["metadata"].get("annotations") or {})

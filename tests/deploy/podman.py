@@ -121,4 +121,5 @@ class Podman:
         # The host's CA bundle is mounted for the build's downloads only, never copied in.
         ca = ["--volume", f"{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro"] if HOST_CA_BUNDLE.exists() else []
         self("build", "--pull=never", "--network", "host", *ca, "--tag", tag, str(context), timeout=1200)
+        self("image", "prune", "--force")  # the previous build's layers, untagged by this one
         return time.monotonic() - started

@@ -186,10 +186,15 @@ class Pods:
         return [self.start(pod_spec, container, pod=pod) for container in pod_spec["containers"]]
 
     def stop(self, container: Container) -> tuple[int, float]:
-        """SIGTERM, then SIGKILL after the pod's grace period; (exit code, seconds taken)."""
+        """The preStop hook, SIGTERM, then SIGKILL at the end of the pod's grace period (which
+        the hook's time counts against); (exit code, seconds taken)."""
         grace = container.pod_spec.get("terminationGracePeriodSeconds", 30)
         started = time.monotonic()
-        self.podman("stop", "--time", str(grace), container.name, timeout=grace + 30)
+        pre_stop = container.spec.get("lifecycle", {}).get("preStop", {}).get("exec")
+        if pre_stop:
+            self.exec(container, *pre_stop["command"])
+        remaining = max(1, round(grace - (time.monotonic() - started)))
+        self.podman("stop", "--time", str(remaining), container.name, timeout=grace + 30)
         elapsed = time.monotonic() - started
         code = self.podman("inspect", "--format", "{{.State.ExitCode}}", container.name).stdout.strip()
         self.save_log(container)

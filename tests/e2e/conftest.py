@@ -88,7 +88,7 @@ class Inbox:
         self.messages: list[Received] = []
 
     @classmethod
-    def on(cls, topic: Topic) -> "Inbox":
+    def for_topic(cls, topic: Topic) -> "Inbox":
         return cls(topic_ensure_sns(topic=topic))
 
     def drain(self, seconds: float) -> list[Received]:

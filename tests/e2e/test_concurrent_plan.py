@@ -29,7 +29,7 @@ def manage(*args: str) -> subprocess.Popen[str]:
 
 def test_three_plans_at_once_and_two_arm_passes_send_each_notification_once(celery_worker, redis):
     topic = make_topic(lead=1)
-    inbox = Inbox.on(topic)
+    inbox = Inbox.for_topic(topic)
     now = timezone.now()
     # bulk_create skips the on-save planning: only the commands below plan these.
     Event.objects.bulk_create(

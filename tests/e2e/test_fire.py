@@ -41,7 +41,7 @@ def create_event_due_in(api, topic: Topic, seconds: float) -> dict:
 
 def test_event_created_through_the_api_fires_once_within_a_second(celery_worker, staff_api):
     topic = create_topic(staff_api)
-    inbox = Inbox.on(topic)
+    inbox = Inbox.for_topic(topic)
     event = create_event_due_in(staff_api, topic, 3)
     row = Notification.objects.get(event_id=event["id"])
     assert row.state == NotificationState.ARMED  # planned and armed on commit
@@ -68,7 +68,7 @@ def test_event_created_through_the_api_fires_once_within_a_second(celery_worker,
 
 def test_moved_after_arming_fires_once_at_the_new_time_only(celery_worker, staff_api):
     topic = create_topic(staff_api)
-    inbox = Inbox.on(topic)
+    inbox = Inbox.for_topic(topic)
     event = create_event_due_in(staff_api, topic, 3)
     old = Notification.objects.get(event_id=event["id"])
     assert old.state == NotificationState.ARMED  # its ETA task is already in the worker
@@ -89,7 +89,7 @@ def test_moved_after_arming_fires_once_at_the_new_time_only(celery_worker, staff
 
 def test_cancelled_event_sends_nothing(celery_worker, staff_api):
     topic = create_topic(staff_api)
-    inbox = Inbox.on(topic)
+    inbox = Inbox.for_topic(topic)
     event = create_event_due_in(staff_api, topic, 2)
     assert staff_api.post(f"/api/v1/events/{event['id']}/cancel/").status_code == 200
     inbox.drain(4)

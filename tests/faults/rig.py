@@ -174,7 +174,7 @@ class Rig:
 
     def topic(self, lead: int = 1) -> tuple[dict, Inbox]:
         topic = self.call("post", "topics/", slug=unique_slug("f"), name="Fault", default_lead_minutes=lead)
-        return topic, Inbox.on(Topic.objects.get(slug=topic["slug"]))
+        return topic, Inbox.for_topic(Topic.objects.get(slug=topic["slug"]))
 
 
 @dataclass

@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
         ({"FLOWER_BASIC_AUTH": "oncall"}, "user:password pairs"),
         ({"FLOWER_BASIC_AUTH": "oncall:pw,:nouser"}, "user:password pairs"),
         ({"FLOWER_BASIC_AUTH": "oncall:pw,second:pw2"}, None),
-        ({"FLOWER_AUTH": ".*@example.com"}, None),
+        ({"FLOWER_BASIC_AUTH": "oncall:pw\n"}, None),  # a secret file's trailing newline
+        ({"FLOWER_AUTH": ".*@example.com"}, "needs FLOWER_AUTH_PROVIDER"),
+        ({"FLOWER_AUTH": ".*@example.com", "FLOWER_AUTH_PROVIDER": "flower.views.auth.GithubLoginHandler"}, None),
     ],
 )
 def test_flower_authentication_settings(environ, problem):
@@ -53,7 +55,7 @@ def test_flower_pages_and_metrics_want_basic_auth_and_its_healthcheck_does_not(t
     log = tmp_path / "flower.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "notifier.flower", f"--port={port}", "--address=127.0.0.1"],
-        cwd=ROOT, env=engine_env(FLOWER_BASIC_AUTH="oncall:pw-1"), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        cwd=ROOT, env=engine_env(FLOWER_BASIC_AUTH="oncall:pw-1\n"), stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:

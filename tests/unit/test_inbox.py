@@ -133,3 +133,11 @@ def test_a_deleted_message_stays_deleted_when_sqs_delivers_it_again(people):
     sqs_client().send_message(QueueUrl=url, MessageBody=body)  # a late duplicate
     assert consume() == 1
     assert not inbox_visible(user=people["ann"]).exists()
+
+
+def test_a_consumer_stuck_in_one_turn_no_longer_counts_as_turning():
+    """What the consume_inbox heartbeat follows: a long poll plus 30 s, then a hang."""
+    consumer = InboxConsumer(fifo=False, wait_seconds=20, stop=threading.Event())
+    started = consumer.last_turn
+    assert consumer.is_turning(now=started + 49)
+    assert not consumer.is_turning(now=started + 50)

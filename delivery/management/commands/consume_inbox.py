@@ -1,6 +1,7 @@
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -25,15 +26,15 @@ class Command(BaseCommand):
         if wait is not None and not 0 <= wait <= 20:
             raise CommandError(f"--wait must be between 0 and 20 (SQS's long-poll limit), got {wait}")
         stop = threading.Event()
-        heartbeat = Heartbeat(role="inbox", directory=settings.NOTIFIER_HEARTBEAT_DIR)
-        heartbeat.start()
-        consumers = inbox_consumers(stop=stop, wait_seconds=wait, heartbeat=heartbeat)
+        consumers = inbox_consumers(stop=stop, wait_seconds=wait)
         if once:
             handled = sum(consumer.poll_once() for consumer in consumers)
             self.stdout.write(f"handled {handled} message(s)")
             return
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        heartbeat = Heartbeat(role="inbox", directory=settings.NOTIFIER_HEARTBEAT_DIR)
+        heartbeat.start()
         threads = [threading.Thread(target=c.run, name=f"inbox-{'fifo' if c.fifo else 'std'}") for c in consumers]
         for thread in threads:
             thread.start()
@@ -43,5 +44,8 @@ class Command(BaseCommand):
             if not all(thread.is_alive() for thread in threads):
                 stop.set()
                 raise CommandError("an inbox consumer thread died; see the log")
+            # Liveness: beat only while both loops turn, so one hung queue is enough to restart.
+            if all(consumer.is_turning(now=time.monotonic()) for consumer in consumers):
+                heartbeat.beat()
         for thread in threads:
             thread.join()

@@ -133,6 +133,21 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- with $workload.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with $workload.topologySpreadConstraints }}
+{{- /* A constraint without labelSelector would count no pod at all: it gets the workload's own selector labels. */}}
+{{- $selector := fromYaml (include "notifier.selectorLabels" (dict "ctx" $ctx "component" $.component)) }}
+topologySpreadConstraints:
+  {{- range . }}
+  {{- $constraint := deepCopy . }}
+  {{- if not (hasKey $constraint "labelSelector") }}
+  {{- $_ := set $constraint "labelSelector" (dict "matchLabels" $selector) }}
+  {{- end }}
+  - {{- toYaml $constraint | nindent 4 }}
+  {{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Container security context of every container. */}}
@@ -160,14 +175,67 @@ envFrom:
       name: {{ include "notifier.secretName" . }}
 {{- end }}
 
-{{/* A required variable taken from the Secret: a Secret lacking the key keeps the pod from starting. */}}
+{{/*
+THE list of the Secret keys each container cannot run without, defined once. Call with
+(dict "component" "web"); gives a JSON list. "component" is a workload (web, worker, beat,
+flower, inbox, migrate) or "wait-for-migrations" (the init container). Every container gets
+them as non-optional secretKeyRefs (notifier.requiredSecretEnv), so a Secret lacking one keeps
+the pod from starting instead of the settings falling back to a localhost default; and
+notifier.validate requires them in secretEnv for every enabled workload.
+*/}}
+{{- define "notifier.requiredSecretKeys" -}}
+{{- $keys := list "DJANGO_SECRET_KEY" "DATABASE_URL" "REDIS_URL" }}
+{{- if eq .component "web" }}
+{{- $keys = append $keys "NOTIFIER_METRICS_TOKEN" }}
+{{- else if eq .component "flower" }}
+{{- $keys = append $keys "FLOWER_BASIC_AUTH" }}
+{{- end }}
+{{- toJson $keys }}
+{{- end }}
+
+{{/* The required keys of every enabled workload and its init container, as a JSON list (validate, NOTES.txt). */}}
+{{- define "notifier.requiredSecretKeysOfRelease" -}}
+{{- $keys := list }}
+{{- range $component := list "web" "worker" "beat" "flower" "inbox" "migrate" }}
+{{- if (index $.Values $component).enabled }}
+{{- $keys = concat $keys (include "notifier.requiredSecretKeys" (dict "component" $component) | fromJsonArray) }}
+{{- if ne $component "flower" }}
+{{- $keys = concat $keys (include "notifier.requiredSecretKeys" (dict "component" "wait-for-migrations") | fromJsonArray) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson (uniq $keys) }}
+{{- end }}
+
+{{/*
+env entries for the required keys of a container: each a non-optional secretKeyRef, so a
+Secret (existingSecret above all) lacking the key keeps the pod from starting.
+Call with (dict "ctx" $ "component" "web").
+*/}}
 {{- define "notifier.requiredSecretEnv" -}}
-- name: {{ .key }}
+{{- $secret := include "notifier.secretName" .ctx }}
+{{- range include "notifier.requiredSecretKeys" (dict "component" .component) | fromJsonArray }}
+- name: {{ . }}
   valueFrom:
     secretKeyRef:
-      name: {{ include "notifier.secretName" .ctx }}
-      key: {{ .key }}
+      name: {{ $secret }}
+      key: {{ . }}
       optional: false
+{{- end }}
+{{- end }}
+
+{{/*
+The preStop pause of web and Flower: the pod is taken out of the Service's endpoints while it
+sleeps, so the ingress and kube-proxy stop sending it requests before SIGTERM. Call with the
+seconds; 0 gives nothing.
+*/}}
+{{- define "notifier.preStopSleep" -}}
+{{- if . }}
+lifecycle:
+  preStop:
+    exec:
+      command: ["sleep", {{ . | toString | quote }}]
+{{- end }}
 {{- end }}
 
 {{/* The /tmp emptyDir every pod has (the root filesystem is read-only). */}}
@@ -210,11 +278,13 @@ unapplied (the migrate Job applies them), so new code never runs against an old 
 {{- define "notifier.waitForMigrations" -}}
 - name: wait-for-migrations
   {{- include "notifier.containerImage" . | nindent 2 }}
-  args: ["python", "manage.py", "wait_for_migrations", "--timeout", {{ .Values.migrations.waitTimeoutSeconds | toString | quote }}]
+  args: ["python", "manage.py", "wait_for_migrations", "--timeout", {{ .Values.waitForMigrations.waitTimeoutSeconds | toString | quote }}]
   {{- include "notifier.envFrom" . | nindent 2 }}
+  env:
+    {{- include "notifier.requiredSecretEnv" (dict "ctx" . "component" "wait-for-migrations") | nindent 4 }}
   {{- include "notifier.containerSecurityContext" . | nindent 2 }}
   resources:
-    {{- toYaml .Values.migrations.resources | nindent 4 }}
+    {{- toYaml .Values.waitForMigrations.resources | nindent 4 }}
   volumeMounts:
     {{- include "notifier.tmpVolumeMount" . | nindent 4 }}
 {{- end }}
@@ -252,11 +322,7 @@ unapplied (the migrate Job applies them), so new code never runs against an old 
 {{/* Refuses values that would deploy something broken; rendered once, from configmap.yaml. */}}
 {{- define "notifier.validate" -}}
 {{- if not .Values.existingSecret }}
-{{- $required := list "DJANGO_SECRET_KEY" "DATABASE_URL" "REDIS_URL" "NOTIFIER_METRICS_TOKEN" }}
-{{- if .Values.flower.enabled }}
-{{- $required = append $required "FLOWER_BASIC_AUTH" }}
-{{- end }}
-{{- range $required }}
+{{- range include "notifier.requiredSecretKeysOfRelease" . | fromJsonArray }}
 {{- if not (index $.Values.secretEnv .) }}
 {{- fail (printf "secretEnv.%s is required: set secretEnv.%s or existingSecret (the name of a Secret you manage)" . .) }}
 {{- end }}
@@ -266,11 +332,12 @@ unapplied (the migrate Job applies them), so new code never runs against an old 
 {{- fail "worker.autoscaling.enabled and worker.keda.enabled are both true: two autoscalers would fight over the worker Deployment; enable one" }}
 {{- end }}
 {{- if .Values.worker.keda.enabled }}
-{{- if not .Values.worker.keda.redis.address }}
-{{- fail "worker.keda.redis.address (host:port of the broker's Redis) is required when worker.keda.enabled is true" }}
+{{- $keda := .Values.worker.keda }}
+{{- if not (or $keda.redis.address $keda.prometheus.serverAddress $keda.extraTriggers) }}
+{{- fail "worker.keda.enabled is true but the ScaledObject would have no trigger: set worker.keda.prometheus.serverAddress (scale on armed notifications), worker.keda.redis.address (scale on the Celery queue length) or worker.keda.extraTriggers" }}
 {{- end }}
-{{- $key := .Values.worker.keda.redis.passwordSecretKey }}
-{{- if and $key (not .Values.existingSecret) (not (index .Values.secretEnv $key)) }}
+{{- $key := $keda.redis.passwordSecretKey }}
+{{- if and $keda.redis.address $key (not .Values.existingSecret) (not (index .Values.secretEnv $key)) }}
 {{- fail (printf "worker.keda.redis.passwordSecretKey is %q but secretEnv.%s is empty: set secretEnv.%s or existingSecret" $key $key $key) }}
 {{- end }}
 {{- end }}
