@@ -18,16 +18,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) scripts/run.py
 
-# Tests use Redis db 9 (never db 0) and pytest-django's own test database. The image test
-# is left to deploy-check (it installs podman and builds the image).
+# Tests use Redis db 9 (never db 0) and pytest-django's own test database. The tests marked
+# deploy (the image test, the checkov scan) are left to deploy-check: they install tools.
 test: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
 test: $(STAMP)
-	$(PY) scripts/services.py --redis-db 9 -- $(PY) -m pytest -m "not image" $(PYTEST_ARGS)
+	$(PY) scripts/services.py --redis-db 9 -- $(PY) -m pytest -m "not deploy" $(PYTEST_ARGS)
 
 # The deployment, offline: hadolint on the Dockerfile; the Helm chart linted, rendered with
-# each helm/notifier/ci/*-values.yaml, validated for Kubernetes 1.30 and held to its rules;
-# then the image test: podman (apt-installed if missing, root needed) builds the Dockerfile
-# and runs the chart's workloads as containers against PostgreSQL over TCP (DATABASE_URL).
+# each helm/notifier/ci/*-values.yaml, validated for Kubernetes 1.30, held to its rules and
+# scanned by checkov (in .run/checkov-venv); then the image test: podman (apt-installed if
+# missing, root needed) builds the Dockerfile and runs the chart's workloads as containers
+# against PostgreSQL over TCP (DATABASE_URL).
 deploy-check: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
 deploy-check: $(STAMP)
 	$(VENV)/bin/hadolint Dockerfile

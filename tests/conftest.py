@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
 
+import certifi
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -119,10 +120,13 @@ def user_api(plain_user) -> APIClient:
 
 @pytest.fixture(scope="session")
 def webhooks() -> Iterator[WebhookReceiver]:
-    """An HTTPS receiver that moto's SNS posts webhook deliveries to."""
+    """An HTTPS receiver that moto's SNS posts webhook deliveries to.
+
+    Its certificate is trusted on top of the bundle in use, not instead of it: anything
+    else this process (or a child, such as pip) fetches over TLS must still verify."""
     receiver = WebhookReceiver().start()
     previous = os.environ.get("REQUESTS_CA_BUNDLE")
-    os.environ["REQUESTS_CA_BUNDLE"] = str(receiver.cert_path)
+    os.environ["REQUESTS_CA_BUNDLE"] = str(receiver.bundle_with(previous or certifi.where()))
     yield receiver
     if previous is None:
         os.environ.pop("REQUESTS_CA_BUNDLE", None)

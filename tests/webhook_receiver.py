@@ -2,7 +2,8 @@
 subscribers during Publish, as SNS does, so a test can see what each webhook got.
 
 The certificate is self-signed for 127.0.0.1 and trusted through REQUESTS_CA_BUNDLE,
-which the requests library (that moto posts with) reads on every call.
+which the requests library (that moto posts with) reads on every call; ``bundle_with``
+adds it to the bundle in use, so other TLS peers still verify.
 """
 
 import datetime
@@ -79,6 +80,12 @@ class WebhookReceiver:
         """The documents (the SNS envelope's Message) that reached one path."""
         with self._lock:
             return [json.loads(envelope["Message"]) for envelope in self.received.get(path, [])]
+
+    def bundle_with(self, bundle: str) -> Path:
+        """A CA bundle file: ``bundle``'s certificates plus this receiver's."""
+        combined = Path(self._dir.name) / "bundle.pem"
+        combined.write_bytes(Path(bundle).read_bytes() + b"\n" + self.cert_path.read_bytes())
+        return combined
 
     def start(self) -> "WebhookReceiver":
         self._thread.start()

@@ -39,7 +39,7 @@ from tests.deploy.chart import (
 )
 
 # The first install into an empty venv (pip installs about 100 packages) can be slow on a cold cache.
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.deploy, pytest.mark.timeout(900)]
 
 CHECKOV_VERSION = "3.3.30"
 VENV = ROOT / ".run" / "checkov-venv"

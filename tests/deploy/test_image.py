@@ -41,7 +41,7 @@ from tests.faults.rig import RedisServer, free_port, wait_until
 from tests.figures import record
 
 # Cold, the module's set-up installs podman, bootstraps the base and builds: minutes, not seconds.
-pytestmark = [pytest.mark.image, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.deploy, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".run" / "test-logs" / "image"
