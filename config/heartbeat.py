@@ -1,8 +1,8 @@
 """Liveness heartbeats for the processes that serve no HTTP: worker, beat, inbox consumer.
 
 Each process touches ``$NOTIFIER_HEARTBEAT_DIR/<role>.heartbeat`` from its own loop (the
-worker's event-loop timer, beat's tick, each inbox poll), so a stale file means that loop
-stopped. The kubelet's exec probe runs this file as a script and only compares the
+worker's event-loop timer, beat's tick, the inbox consumer's main loop while both queue
+loops turn), so a stale file means that loop stopped. The kubelet's exec probe runs this file as a script and only compares the
 file's age with a limit:
 
     python /app/config/heartbeat.py worker --max-age 120
