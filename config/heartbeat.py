@@ -2,8 +2,8 @@
 
 Each process touches ``$NOTIFIER_HEARTBEAT_DIR/<role>.heartbeat`` from its own loop (the
 worker's event-loop timer, beat's tick, the inbox consumer's main loop while both queue
-loops turn), so a stale file means that loop stopped. The kubelet's exec probe runs this file as a script and only compares the
-file's age with a limit:
+loops turn), so a stale file means that loop stopped. The kubelet's exec probe runs this
+file as a script and only compares the file's age with a limit:
 
     python /app/config/heartbeat.py worker --max-age 120
 
