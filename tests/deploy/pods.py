@@ -23,13 +23,10 @@ from typing import Any
 
 import requests
 
+from tests.deploy.chart import by_component, of_kind
 from tests.deploy.podman import Podman
 
 POD_IP = "10.244.1.17"  # what the kubelet puts in the Host header of an httpGet probe
-
-
-def component(obj: dict[str, Any]) -> str:
-    return obj["metadata"]["labels"]["app.kubernetes.io/component"]
 
 
 def quantity_bytes(value: str) -> int:
@@ -50,15 +47,12 @@ class Manifests:
 
     objects: list[dict[str, Any]]
 
-    def of_kind(self, kind: str) -> list[dict[str, Any]]:
-        return [obj for obj in self.objects if obj["kind"] == kind]
-
     def workload(self, kind: str, name: str) -> dict[str, Any]:
-        (found,) = [obj for obj in self.of_kind(kind) if component(obj) == name]
+        (found,) = by_component(self.objects, kind)[name]
         return found
 
     def _data(self, kind: str, name: str) -> dict[str, str] | None:
-        for obj in self.of_kind(kind):
+        for obj in of_kind(self.objects, kind):
             if obj["metadata"]["name"] == name:
                 if kind == "Secret":
                     decoded = {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}

@@ -28,11 +28,11 @@ import pytest
 import yaml
 
 from tests.deploy.chart import (
+    CI_NAMES,
     ROOT,
-    ci_values_files,
+    ci_values,
     component_of,
     containers,
-    load_values,
     merged,
     render_objects,
     workloads,
@@ -66,9 +66,6 @@ MIN_PASSED = 200  # each ci values file passes about 500 checks; far fewer means
 CRD_KINDS = {"ScaledObject", "TriggerAuthentication"}  # KEDA's: checkov has no checks for them
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 DIGEST_SCAN = "defaults+image.digest"  # the defaults with image.digest set, to back the two skips above
-
-CI_FILES = {path.name.removesuffix("-values.yaml"): path for path in ci_values_files()}
-CI_NAMES = sorted(CI_FILES)
 
 
 # --- The virtualenv ---------------------------------------------------------------------
@@ -156,7 +153,7 @@ def scan(checkov: Path, manifest: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def scans(checkov, tmp_path_factory) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
     """{scan name: (rendered objects, checkov's report)}, one scan per ci values file plus DIGEST_SCAN."""
-    values = {name: load_values(path) for name, path in CI_FILES.items()}
+    values = {name: ci_values(name) for name in CI_NAMES}
     values[DIGEST_SCAN] = merged(values["defaults"], {"image": {"digest": DIGEST}})
     root = tmp_path_factory.mktemp("checkov")
     objects, manifests = {}, {}
