@@ -1,5 +1,5 @@
 """The Markdown table and JSON file of a benchmark run, with ratios to this engine and
-the DESIGN.md section 8 targets marked met or not (reported, never asserted)."""
+the performance targets (``targets()``) marked met or not (reported, never asserted)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
 
-from notifier.scheduling import visibility_timeout_seconds
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.FileAwareEnv()
@@ -122,7 +120,7 @@ SPECTACULAR_SETTINGS = {
 # --- Redis and Celery ------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
-# --- Scheduling knobs (DESIGN.md section 4) --------------------------------
+# --- Scheduling knobs (README: How it schedules) ---------------------------
 NOTIFIER_LEAD_MINUTES = env.int("NOTIFIER_LEAD_MINUTES", default=10)
 NOTIFIER_PLAN_WINDOW_HOURS = env.int("NOTIFIER_PLAN_WINDOW_HOURS", default=24)
 NOTIFIER_PLAN_CRON = env.str("NOTIFIER_PLAN_CRON", default="30 3 * * *")
@@ -181,8 +179,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 # Redis re-delivers an unacked message after visibility_timeout: it must exceed the
-# farthest ETA we hand out (the arm horizon) or every armed task would be doubled.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": visibility_timeout_seconds(NOTIFIER_ARM_HORIZON_SECONDS)}
+# farthest ETA we hand out (the arm horizon), by a margin that also covers a slow fire
+# batch, or every armed task would be doubled.
+BROKER_VISIBILITY_MARGIN_SECONDS = 600
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": NOTIFIER_ARM_HORIZON_SECONDS + BROKER_VISIBILITY_MARGIN_SECONDS
+}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 # Ack after the task ran, so a worker killed mid-publish gives the message back;
 # the fire claim makes a second run a no-op.

@@ -1,4 +1,4 @@
-"""The one place boto3 clients are made (DESIGN.md section 3).
+"""The one place boto3 clients are made.
 
 boto3 reads the standard variables itself (AWS_ENDPOINT_URL, credentials,
 AWS_DEFAULT_REGION); AWS_REGION is honoured too. Timeouts are explicit and

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from config.utc import utc_iso
 from delivery.channels import CHANNELS, EMAIL
 from delivery.errors import DeliveryError
 from delivery.models import Notification
 from delivery.rendering import MessageFacts, Renderer
 from events.models import Event, Topic
-from notifier.scheduling import utc_iso
 
 # SNS refuses messages over 256 KiB; refuse them ourselves with a clear reason.
 SNS_MAX_MESSAGE_BYTES = 256 * 1024

@@ -21,7 +21,7 @@ TERMINAL_STATES = tuple(s for s in NotificationState if s not in ACTIVE_STATES)
 
 
 class Notification(models.Model):
-    """One scheduled send for one event at one start time: the ledger (DESIGN.md 4.1)."""
+    """One scheduled send for one event at one start time: the ledger (docs/decisions/0001)."""
 
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="notifications")
     key = models.CharField(max_length=64, unique=True)
@@ -48,7 +48,7 @@ class Notification(models.Model):
             models.Index(
                 fields=["state", "due_at"],
                 name="notification_active_due",
-                condition=Q(state__in=["planned", "armed", "sending"]),
+                condition=Q(state__in=[state.value for state in ACTIVE_STATES]),
             ),
             models.Index(fields=["event", "state"], name="notification_event_state"),
             models.Index(fields=["sent_at"], name="notification_sent_at"),

@@ -1,6 +1,6 @@
 """PublishBatch: up to ten messages of one SNS topic in one call, each with its own
 answer. One call instead of ten is what lets a burst go out at the rate SNS accepts
-rather than the rate one process can make HTTP requests (DESIGN.md section 8)."""
+rather than the rate one process can make HTTP requests (docs/decisions/0005)."""
 
 from collections.abc import Iterator
 

@@ -1,32 +1,33 @@
 """SNS follows the data: topics get an SNS topic, subscriptions an SNS subscription,
-preferences a filter policy. Each runs after commit, so a rolled-back save changes
-nothing in SNS; a failure is recorded and repaired by ``sync_sns``."""
+preferences a filter policy. The services announce their changes after commit (the
+apps' domain signals), so a rolled-back save changes nothing in SNS; a failure is
+recorded and repaired by ``sync_sns``."""
 
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_save, pre_delete
+from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
 from delivery.sns_subscriptions import Target, subscription_released, subscription_sync
 from delivery.topics import topic_ensure_sns_quietly
-from events.models import Topic
+from events.signals import topic_saved
 from subscriptions.models import Subscription
-from subscriptions.signals import preferences_changed
+from subscriptions.signals import preferences_changed, subscription_changed
 
 
-@receiver(post_save, sender=Topic, dispatch_uid="delivery.topic_created")
-def provision_sns_topic(sender: type[Topic], instance: Topic, created: bool, **kwargs: Any) -> None:
-    if created or not instance.sns_topic_arn:
-        transaction.on_commit(lambda: topic_ensure_sns_quietly(topic_id=instance.pk))
+@receiver(topic_saved, dispatch_uid="delivery.topic_saved")
+def provision_sns_topic(sender: object, topic_id: int, **kwargs: Any) -> None:
+    topic_ensure_sns_quietly(topic_id=topic_id)
 
 
-@receiver(post_save, sender=Subscription, dispatch_uid="delivery.subscription_saved")
-def sync_subscription(sender: type[Subscription], instance: Subscription, **kwargs: Any) -> None:
-    subscription_id = instance.pk
-    transaction.on_commit(lambda: subscription_sync(subscription_id=subscription_id))
+@receiver(subscription_changed, dispatch_uid="delivery.subscription_changed")
+def sync_subscription(sender: object, subscription_id: int, **kwargs: Any) -> None:
+    subscription_sync(subscription_id=subscription_id)
 
 
+# pre_delete rather than a service's signal: a user's deletion cascades to their
+# subscriptions without passing through any service.
 @receiver(pre_delete, sender=Subscription, dispatch_uid="delivery.subscription_deleted")
 def release_subscription(sender: type[Subscription], instance: Subscription, **kwargs: Any) -> None:
     # Read the ARNs from the table: the sync stored them after this instance was loaded.

@@ -169,3 +169,26 @@ def sns_reconcile(*, topics: list[Topic] | None = None) -> list[Change]:
         except Exception as exc:  # one topic SNS refuses to show must not hide the others
             changes.append(Change("!", f"cannot check {topic.slug}: {classify(exc)}"))
     return changes + _row_changes()
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    changes: int
+    failed: int  # topics that could not be checked, and changes that failed to apply
+
+
+def sns_sync(
+    *,
+    report: Callable[[Change, DeliveryError | None], None],
+    topics: list[Topic] | None = None,
+    dry_run: bool = False,
+) -> SyncOutcome:
+    """Reconcile, then apply each change (unless ``dry_run``) and tell ``report`` about it
+    and its failure: the periodic task logs them, ``manage.py sync_sns`` prints them."""
+    changes = sns_reconcile(topics=topics)
+    failed = 0
+    for change in changes:
+        error = None if dry_run else change.run()
+        failed += change.sign == "!" or error is not None
+        report(change, error)
+    return SyncOutcome(changes=len(changes), failed=failed)

@@ -1,4 +1,4 @@
-"""Mirror ``Subscription`` rows in SNS (DESIGN.md section 5).
+"""Mirror ``Subscription`` rows in SNS (docs/decisions/0004).
 
 Rows sharing a target (same topic, channel and endpoint: two users with one address)
 share one SNS subscription, since SNS keeps one per (topic, protocol, endpoint). So it
@@ -6,8 +6,8 @@ is removed only when no active row wants it, and muted only when every row wanti
 is muted. Muting is a filter policy that no message of the topic matches, so nobody
 has to confirm an email address again when they unmute.
 
-Writes to the row go through ``QuerySet.update`` so this never re-triggers the
-post_save signal that called it.
+Writes to the row go through ``QuerySet.update``: only the SNS columns, never what a
+user edited since the row was read.
 """
 
 import json

@@ -4,17 +4,22 @@ import logging
 
 from celery import shared_task
 
-from delivery.sns_reconcile import sns_reconcile
+from delivery.errors import DeliveryError
+from delivery.sns_reconcile import Change, sns_sync
 
 logger = logging.getLogger(__name__)
 
 
+def _log(change: Change, error: DeliveryError | None) -> None:
+    if error is not None:
+        logger.warning("sync_sns failed %s: %s", change, error)
+    elif change.sign == "!":
+        logger.warning("sync_sns %s", change)
+    elif change.apply is not None:
+        logger.info("sync_sns %s", change)
+
+
 @shared_task(name="delivery.sync_sns")
-def sync_sns() -> None:
+def sync_sns_task() -> None:
     """The periodic ``sync_sns``: repairs drift and picks up email confirmations."""
-    for change in sns_reconcile():
-        error = change.run()
-        if error is not None:
-            logger.warning("sync_sns failed %s: %s", change, error)
-        elif change.apply is not None:
-            logger.info("sync_sns %s", change)
+    sns_sync(report=_log)

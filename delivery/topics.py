@@ -42,7 +42,8 @@ def topic_ensure_sns(*, topic: Topic, verify: bool = False) -> str:
 
 
 def topic_ensure_sns_quietly(*, topic_id: int) -> None:
-    """On topic creation: try now; if SNS is down the fire path creates it later."""
+    """When a topic is saved: make its SNS topic now if it has none; if SNS is down, the
+    fire path (or the next save) creates it later."""
     topic = Topic.objects.filter(pk=topic_id).first()
     if topic is None:
         return

@@ -1,13 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from events import services
 from events.models import Event, Topic
+
+_TOPIC_CREATE_FIELDS = ("slug", "name", "description", "default_lead_minutes", "fifo")
 
 
 @admin.register(Topic)
@@ -26,12 +28,14 @@ class TopicAdmin(admin.ModelAdmin):
         return {} if obj else self.prepopulated_fields
 
     def save_model(self, request: HttpRequest, obj: Topic, form: forms.ModelForm, change: bool) -> None:
+        # Through the services, as the API goes: they validate and announce the change.
         if change:
             services.topic_update(
                 topic=Topic.objects.get(pk=obj.pk), **{f: form.cleaned_data[f] for f in form.changed_data}
             )
-        else:
-            super().save_model(request, obj, form, change)
+            return
+        created = services.topic_create(**{f: form.cleaned_data[f] for f in _TOPIC_CREATE_FIELDS})
+        obj.pk = created.pk  # the admin's redirect and log entry refer to it
 
 
 class EventAdminForm(forms.ModelForm):
@@ -40,13 +44,15 @@ class EventAdminForm(forms.ModelForm):
         fields = ["topic", "title", "description", "starts_at", "lead_minutes"]
 
     def clean(self) -> dict:
+        """The services' own checks, so the admin shows them as form errors."""
         data = super().clean()
-        if self.instance.pk and self.instance.status == Event.Status.CANCELLED:
-            raise forms.ValidationError("A cancelled event cannot be changed.")
-        starts_at = data.get("starts_at")
-        moved = not self.instance.pk or starts_at != self.instance.starts_at
-        if starts_at and moved and starts_at <= timezone.now():
-            self.add_error("starts_at", "The event must start in the future.")
+        try:
+            if self.instance.pk:
+                services.event_editable_check(self.instance)
+            if "starts_at" in data and (not self.instance.pk or data["starts_at"] != self.instance.starts_at):
+                services.event_start_check(data["starts_at"])
+        except ValidationError as exc:
+            self.add_error(None, exc)
         return data
 
 
@@ -64,10 +70,13 @@ class EventAdmin(admin.ModelAdmin):
         return False  # cancel instead: the ledger keeps every notification
 
     def save_model(self, request: HttpRequest, obj: Event, form: forms.ModelForm, change: bool) -> None:
-        if change:  # through the service: locked re-read, only changed columns written
+        # Through the services: a locked re-read, only changed columns written, and the
+        # change announced, so the event is re-planned.
+        if change:
             services.event_update(event=obj, **{f: form.cleaned_data[f] for f in form.changed_data})
-        else:
-            super().save_model(request, obj, form, change)
+            return
+        created = services.event_create(**{f: form.cleaned_data[f] for f in EventAdminForm.Meta.fields})
+        obj.pk = created.pk
 
     @admin.display(description="notifications")
     def notifications_link(self, obj: Event) -> str:

@@ -1,19 +1,34 @@
-"""Writes for topics and events. Saving an event triggers its re-plan (notifier.signals)."""
+"""Writes for topics and events. Each announces its change once committed
+(``events.signals``): the scheduler re-plans the event, the SNS mirror follows the topic."""
 
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from events.models import Event, Topic
+from events.signals import event_changed, topic_saved
 
 
-def _require_future_start(starts_at: datetime, now: datetime | None = None) -> None:
-    if starts_at.tzinfo is None or starts_at.utcoffset() is None:
+def _announce_on_commit(signal: Signal, sender: type, **ids: int) -> None:
+    # Robust: a receiver that fails is logged and the others still run; the scheduler's
+    # arm pass and sync_sns catch up with whatever it missed.
+    transaction.on_commit(lambda: signal.send(sender=sender, **ids), robust=True)
+
+
+def event_start_check(starts_at: datetime | None) -> None:
+    """A new start must carry a UTC offset and lie in the future; ValidationError otherwise."""
+    if starts_at is None or starts_at.tzinfo is None or starts_at.utcoffset() is None:
         raise ValidationError({"starts_at": "Include a UTC offset, e.g. 2026-01-31T18:00:00Z."})
-    if starts_at <= (now or timezone.now()):
+    if starts_at <= timezone.now():
         raise ValidationError({"starts_at": "The event must start in the future."})
+
+
+def event_editable_check(event: Event) -> None:
+    if event.status == Event.Status.CANCELLED:
+        raise ValidationError({"status": "A cancelled event cannot be changed."})
 
 
 def topic_create(
@@ -29,6 +44,7 @@ def topic_create(
         topic.default_lead_minutes = default_lead_minutes
     topic.full_clean()
     topic.save()
+    _announce_on_commit(topic_saved, Topic, topic_id=topic.pk)
     return topic
 
 
@@ -43,20 +59,22 @@ def topic_update(*, topic: Topic, **fields: object) -> Topic:
         setattr(topic, name, value)
     topic.full_clean()
     topic.save()
+    _announce_on_commit(topic_saved, Topic, topic_id=topic.pk)
     if lead_changed:
         topic_id = topic.pk
-        transaction.on_commit(lambda: _touch_events_following_default(topic_id))
+        transaction.on_commit(lambda: _announce_events_following_default(topic_id))
     return topic
 
 
-def _touch_events_following_default(topic_id: int) -> None:
-    """Re-save (and so re-plan) each upcoming event that uses the topic's default lead,
-    one short transaction each, so no fire on the topic waits for the whole loop."""
+def _announce_events_following_default(topic_id: int) -> None:
+    """Each upcoming event that uses the topic's default lead has changed with it. Runs
+    after commit, so each announcement goes out at once, on its own: no fire on the topic
+    waits for the whole loop."""
     upcoming = Event.objects.filter(
         topic_id=topic_id, lead_minutes__isnull=True, status=Event.Status.SCHEDULED, starts_at__gt=timezone.now()
     )
-    for event in upcoming.iterator():
-        event.save(update_fields=["updated_at"])
+    for event_id in upcoming.values_list("pk", flat=True).iterator():
+        _announce_on_commit(event_changed, Event, event_id=event_id)
 
 
 def event_create(
@@ -67,10 +85,11 @@ def event_create(
     description: str = "",
     lead_minutes: int | None = None,
 ) -> Event:
-    _require_future_start(starts_at)
+    event_start_check(starts_at)
     event = Event(topic=topic, title=title, description=description, starts_at=starts_at, lead_minutes=lead_minutes)
     event.full_clean()
     event.save()
+    _announce_on_commit(event_changed, Event, event_id=event.pk)
     return event
 
 
@@ -82,18 +101,18 @@ def event_update(*, event: Event, **fields: object) -> Event:
     """
     with transaction.atomic():
         current = Event.objects.select_for_update().select_related("topic").get(pk=event.pk)
-        if current.status == Event.Status.CANCELLED:
-            raise ValidationError({"status": "A cancelled event cannot be changed."})
+        event_editable_check(current)
         if "topic" in fields and fields["topic"] != current.topic:
             raise ValidationError({"topic": "An event cannot move to another topic; cancel it and create a new one."})
         changed = [name for name, value in fields.items() if getattr(current, name) != value]
         if "starts_at" in changed:
-            _require_future_start(fields["starts_at"])  # type: ignore[arg-type]
+            event_start_check(fields["starts_at"])  # type: ignore[arg-type]
         for name in changed:
             setattr(current, name, fields[name])
         current.full_clean()
         if changed:
             current.save(update_fields=[*changed, "updated_at"])
+            _announce_on_commit(event_changed, Event, event_id=current.pk)
     return current
 
 
@@ -104,4 +123,5 @@ def event_cancel(*, event: Event) -> Event:
         if current.status != Event.Status.CANCELLED:
             current.status = Event.Status.CANCELLED
             current.save(update_fields=["status", "updated_at"])
+            _announce_on_commit(event_changed, Event, event_id=current.pk)
     return current

@@ -1,64 +1,67 @@
-"""Arm and reconcile: hand Celery only the next few minutes (DESIGN.md 4.3, 4.4).
+"""Arm and reconcile: hand Celery only the next few minutes (docs/decisions/0002).
 
 Rows are claimed with ``UPDATE ... WHERE state = ... FOR UPDATE SKIP LOCKED``, so two
-arm passes never take the same row; tasks are enqueued after the claim commits.
-Notifications due in the same second go out as one fire task.
+arm passes never take the same row; their fire tasks are enqueued after the claim
+commits, one per slot of NOTIFIER_FIRE_GROUP_MS (``notifier.enqueue``).
 """
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import groupby
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from delivery.models import DeliveryAttempt, NotificationState
+from notifier import reasons
+from notifier.enqueue import fire_enqueue
 from notifier.metrics import count_outcome
 from notifier.scheduling import arm_cutoff
 from notifier.slo import alert
-from notifier.sql import fetch_all
+from notifier.sql import fetch_all, literals
 
 logger = logging.getLogger(__name__)
 
 ARM_BATCH_LIMIT = 50_000
 
+S = NotificationState
+Attempt = DeliveryAttempt.Outcome
+
 # Every statement below skips locked rows, so the pass never waits on a fire or a
 # re-plan; what it skips it meets again at the next pass.
-_EXPIRE_SQL = """
+_EXPIRE_SQL = f"""
 WITH overdue AS (
     SELECT id FROM delivery_notification
-    WHERE state IN ('planned', 'armed') AND deadline <= %(now)s
+    WHERE state IN ({literals(S.PLANNED, S.ARMED)}) AND deadline <= %(now)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE delivery_notification n
-SET state = 'expired', updated_at = %(now)s,
-    last_error = 'deadline passed before it could be sent (due ' ||
-                 to_char(n.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC)'
+SET state = {literals(S.EXPIRED)}, updated_at = %(now)s,
+    last_error = %(reason)s || ' (due ' || to_char(n.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC)'
 FROM overdue WHERE n.id = overdue.id
 RETURNING n.id
 """
 
-_ARM_SQL = """
+_ARM_SQL = f"""
 WITH due AS (
     SELECT id FROM delivery_notification
-    WHERE state = 'planned' AND due_at < %(cutoff)s {extra}
+    WHERE state = {literals(S.PLANNED)} AND due_at < %(cutoff)s {{extra}}
     ORDER BY due_at LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE delivery_notification n
-SET state = 'armed', armed_at = %(now)s, next_attempt_at = GREATEST(n.due_at, %(now)s),
+SET state = {literals(S.ARMED)}, armed_at = %(now)s, next_attempt_at = GREATEST(n.due_at, %(now)s),
     updated_at = %(now)s
 FROM due WHERE n.id = due.id
 RETURNING n.id, n.next_attempt_at, n.deadline
 """
 
 # The ETA task of an armed row should have run by now: it was lost.
-_LOST_SQL = """
+_LOST_SQL = f"""
 WITH lost AS (
     SELECT id FROM delivery_notification
-    WHERE state = 'armed' AND next_attempt_at < %(stale_before)s
+    WHERE state = {literals(S.ARMED)} AND next_attempt_at < %(stale_before)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE delivery_notification n
@@ -70,23 +73,22 @@ RETURNING n.id, n.next_attempt_at, n.deadline
 # A live publish holds its row lock, so SKIP LOCKED leaves it alone: what remains
 # is a send whose worker died. Its outcome is unknown; re-arming may publish again,
 # which consumers absorb through the notification id (and FIFO dedup id).
-_STUCK_SQL = """
+_STUCK_SQL = f"""
 WITH stuck AS (
     SELECT id FROM delivery_notification
-    WHERE state = 'sending' AND updated_at < %(stuck_before)s
+    WHERE state = {literals(S.SENDING)} AND updated_at < %(stuck_before)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE delivery_notification n
-SET state = 'armed', next_attempt_at = %(now)s, updated_at = %(now)s,
-    last_error = 'send interrupted (worker lost); re-armed'
+SET state = {literals(S.ARMED)}, next_attempt_at = %(now)s, updated_at = %(now)s, last_error = %(interrupted)s
 FROM stuck WHERE n.id = stuck.id
 RETURNING n.id, n.next_attempt_at, n.deadline
 """
 
-_ABANDON_ATTEMPTS_SQL = """
+_ABANDON_ATTEMPTS_SQL = f"""
 UPDATE delivery_deliveryattempt
-SET outcome = 'abandoned', finished_at = %(now)s, error = 'worker lost during the attempt'
-WHERE outcome = 'in_progress' AND notification_id = ANY(%(ids)s)
+SET outcome = {literals(Attempt.ABANDONED)}, finished_at = %(now)s, error = %(abandoned)s
+WHERE outcome = {literals(Attempt.IN_PROGRESS)} AND notification_id = ANY(%(ids)s)
 """
 
 
@@ -96,34 +98,6 @@ class ArmResult:
     requeued_lost: list[int] = field(default_factory=list)
     recovered_stuck: list[int] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
-
-
-Row = tuple[int, datetime, datetime]
-
-
-def _fire_slot(row: Row) -> int:
-    return int(row[1].timestamp() * 1000) // settings.NOTIFIER_FIRE_GROUP_MS
-
-
-def enqueue_fire(rows: Iterable[Row]) -> None:
-    """One fire task per slot of NOTIFIER_FIRE_GROUP_MS (chunked), due at the latest due
-    time in it: a burst of events starting together goes out in few tasks, steady traffic
-    costs one enqueue per slot rather than per row, and nothing is sent before its due
-    time (at most one slot after it)."""
-    from notifier.tasks import fire_notifications
-
-    batch = settings.NOTIFIER_FIRE_BATCH_SIZE
-    ordered = sorted(rows, key=lambda row: row[1])
-    # One broker connection for the whole pass instead of one from the pool per task.
-    with fire_notifications.app.producer_or_acquire() as producer:
-        for _, group in groupby(ordered, key=_fire_slot):
-            members = list(group)
-            for start in range(0, len(members), batch):
-                chunk = members[start : start + batch]
-                expires = None if settings.NOTIFIER_SEND_LATE else min(row[2] for row in chunk)
-                fire_notifications.apply_async(
-                    args=[[row[0] for row in chunk]], eta=chunk[-1][1], expires=expires, producer=producer
-                )
 
 
 def arm(*, ids: list[int] | None = None, now: datetime | None = None) -> ArmResult:
@@ -141,7 +115,7 @@ def arm(*, ids: list[int] | None = None, now: datetime | None = None) -> ArmResu
     with transaction.atomic():
         rows = fetch_all(_ARM_SQL.format(extra=extra), params)
         result.armed = [row[0] for row in rows]
-        transaction.on_commit(lambda: enqueue_fire(rows))
+        transaction.on_commit(lambda: fire_enqueue(rows))
     return result
 
 
@@ -153,6 +127,8 @@ def reconcile(*, now: datetime | None = None) -> ArmResult:
         "now": now,
         "stale_before": now - grace,
         "stuck_before": now - timedelta(seconds=settings.NOTIFIER_SENDING_TIMEOUT_SECONDS),
+        "reason": reasons.DEADLINE_PASSED,
+        "interrupted": reasons.SEND_INTERRUPTED,
     }
     result = ArmResult()
     with transaction.atomic():
@@ -164,10 +140,13 @@ def reconcile(*, now: datetime | None = None) -> ArmResult:
         result.recovered_stuck = [row[0] for row in stuck]
         if stuck:
             with connection.cursor() as cursor:
-                cursor.execute(_ABANDON_ATTEMPTS_SQL, {"now": now, "ids": result.recovered_stuck})
-        transaction.on_commit(lambda: enqueue_fire(lost + stuck))
+                cursor.execute(
+                    _ABANDON_ATTEMPTS_SQL,
+                    {"now": now, "ids": result.recovered_stuck, "abandoned": reasons.ATTEMPT_ABANDONED},
+                )
+        transaction.on_commit(lambda: fire_enqueue(lost + stuck))
     if result.expired:
-        count_outcome("expired", len(result.expired))
+        count_outcome(str(S.EXPIRED), len(result.expired))
         alert(
             "notifications expired unsent",
             f"{len(result.expired)} notification(s) passed their deadline unsent: ids {result.expired[:50]}",

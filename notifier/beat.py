@@ -7,6 +7,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from delivery.tasks import sync_sns_task
+from notifier.tasks import arm_task, plan_window_task, slo_check_task
+
 PLAN_TASK_NAME = "notifier: nightly plan"
 ARM_TASK_NAME = "notifier: arm and reconcile"
 SLO_TASK_NAME = "notifier: lag SLO check"
@@ -40,8 +43,8 @@ def beat_schedule_sync() -> None:
     crontab, _ = CrontabSchedule.objects.get_or_create(timezone="UTC", **parse_cron(settings.NOTIFIER_PLAN_CRON))
     PeriodicTask.objects.update_or_create(
         name=PLAN_TASK_NAME,
-        defaults={"task": "notifier.plan_window", "crontab": crontab, "interval": None, "enabled": True},
+        defaults={"task": plan_window_task.name, "crontab": crontab, "interval": None, "enabled": True},
     )
-    _every(ARM_TASK_NAME, "notifier.arm", settings.NOTIFIER_ARM_INTERVAL_SECONDS)
-    _every(SLO_TASK_NAME, "notifier.slo_check", settings.NOTIFIER_SLO_CHECK_INTERVAL_SECONDS)
-    _every(SNS_SYNC_TASK_NAME, "delivery.sync_sns", settings.NOTIFIER_SNS_SYNC_INTERVAL_SECONDS)
+    _every(ARM_TASK_NAME, arm_task.name, settings.NOTIFIER_ARM_INTERVAL_SECONDS)
+    _every(SLO_TASK_NAME, slo_check_task.name, settings.NOTIFIER_SLO_CHECK_INTERVAL_SECONDS)
+    _every(SNS_SYNC_TASK_NAME, sync_sns_task.name, settings.NOTIFIER_SNS_SYNC_INTERVAL_SECONDS)

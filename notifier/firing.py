@@ -1,4 +1,4 @@
-"""Fire: claim, re-check, publish, record (DESIGN.md 4.5).
+"""Fire: claim, re-check, publish, record (docs/decisions/0001 and 0005).
 
 Two transactions. The first claims ``armed → sending`` with a conditional UPDATE and
 writes one DeliveryAttempt per claimed row, so a duplicate task finds nothing to do
@@ -29,9 +29,12 @@ from delivery.publishing import Reply, batches, publish_batch
 from delivery.rendering import Renderer
 from delivery.topics import topic_ensure_sns
 from events.models import Event
+from notifier import reasons
+from notifier.enqueue import retries_enqueue
 from notifier.records import FireResult, Outcome, close_lost_attempt, finish, finish_sent
-from notifier.retrying import defer, enqueue_retries, handle_error
+from notifier.retrying import defer, handle_error
 from notifier.scheduling import lag_ms, notification_key
+from notifier.sql import literals
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +43,15 @@ DB_RETRY_PAUSE_SECONDS = 0.5
 
 # Locks in id order like every multi-row locker here; a row someone else holds is
 # left alone (a claim wins it, a re-plan retires it, or reconcile hands it on).
-_CLAIM_SQL = """
+_CLAIM_SQL = f"""
 WITH claimable AS (
     SELECT id FROM delivery_notification
-    WHERE id = ANY(%(ids)s) AND state = 'armed'
+    WHERE id = ANY(%(ids)s) AND state = {literals(NotificationState.ARMED)}
     ORDER BY id
     FOR UPDATE SKIP LOCKED
 )
 UPDATE delivery_notification n
-SET state = 'sending', attempts = n.attempts + 1, updated_at = %(now)s
+SET state = {literals(NotificationState.SENDING)}, attempts = n.attempts + 1, updated_at = %(now)s
 FROM claimable WHERE n.id = claimable.id
 RETURNING n.id, n.attempts
 """
@@ -75,12 +78,12 @@ def claim(*, notification_ids: list[int], now: datetime | None = None) -> dict[i
 
 def _stale_reason(notification: Notification, event: Event, now: datetime) -> tuple[str, str] | None:
     if event.status == Event.Status.CANCELLED:
-        return NotificationState.CANCELLED, "event cancelled"
+        return NotificationState.CANCELLED, reasons.EVENT_CANCELLED
     current = notification_key(event.pk, event.starts_at, event.effective_lead_minutes)
     if notification.key != current:
-        return NotificationState.SUPERSEDED, "event moved or lead changed; replaced by a new notification"
+        return NotificationState.SUPERSEDED, reasons.EVENT_MOVED
     if now >= notification.deadline and not settings.NOTIFIER_SEND_LATE:
-        return NotificationState.EXPIRED, "deadline passed before it could be sent"
+        return NotificationState.EXPIRED, reasons.DEADLINE_PASSED
     return None
 
 
@@ -240,7 +243,7 @@ def publish_claimed(*, claimed: dict[int, int]) -> FireResult:
             connection.close()
             time.sleep(DB_RETRY_PAUSE_SECONDS * try_number)
     if result.retrying:
-        enqueue_retries(result.retrying)
+        retries_enqueue(result.retrying)
     return result
 
 

@@ -6,7 +6,6 @@ next holder's lock, hence the token and the Lua compare-and-delete.
 """
 
 import secrets
-from types import TracebackType
 
 import redis
 
@@ -20,6 +19,9 @@ return 0
 
 
 class RedisLock:
+    """Take it with ``acquire()`` and act on its answer; it is deliberately no context
+    manager, since a ``with`` block would run whether or not the lease was won."""
+
     def __init__(self, client: redis.Redis, name: str, ttl_ms: int) -> None:
         self.client = client
         self.name = name
@@ -37,18 +39,6 @@ class RedisLock:
             return False
         self.acquired = False
         return bool(self.client.eval(_RELEASE_SCRIPT, 1, self.name, self.token))
-
-    def __enter__(self) -> "RedisLock":
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
 
 PLAN_LOCK_NAME = "notifier:lock:plan"

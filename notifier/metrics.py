@@ -7,6 +7,7 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from delivery.models import ACTIVE_STATES
 from notifier.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ class LedgerCollector:
         now = timezone.now()
         live = GaugeMetricFamily("notifier_live_notifications", "Notifications not yet terminal", labels=["state"])
         counts = live_counts(now=now)
-        for state in ("planned", "armed", "sending"):
-            live.add_metric([state], counts.by_state.get(state, 0))
+        for state in ACTIVE_STATES:
+            live.add_metric([str(state)], counts.by_state.get(state, 0))
         yield live
         yield GaugeMetricFamily(
             "notifier_overdue_notifications",

@@ -1,4 +1,8 @@
-"""Plan: turn events into Notification rows, set-based and idempotent (DESIGN.md 4.2).
+"""Plan: turn events into Notification rows, set-based and idempotent.
+
+This SQL is the one implementation of the lead rule: due = start - lead (the event's,
+else its topic's), computed on ``timestamptz`` so a DST change cannot shift it, due at
+once when planned after that, and nothing at or past the start (the deadline).
 
 The same two statements serve the nightly window and a single event: first retire
 active rows that no longer match their event (moved, lead changed, cancelled), then
@@ -16,13 +20,17 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from events.models import MAX_LEAD_MINUTES
-from notifier.locks import PLAN_LOCK_NAME, RedisLock
+from delivery.models import ACTIVE_STATES, NotificationState
+from events.models import MAX_LEAD_MINUTES, Event
+from notifier import reasons
 from notifier.metrics import count_outcome
-from notifier.redis_client import redis_client
 from notifier.scheduling import KEY_TIMESTAMP_SQL_FORMAT
+from notifier.sql import literals
 
 logger = logging.getLogger(__name__)
+
+S = NotificationState
+CANCELLED_EVENT = f"e.status = {literals(Event.Status.CANCELLED)}"
 
 LEAD_SQL = "COALESCE(e.lead_minutes, t.default_lead_minutes)"
 # Mirrors scheduling.notification_key(); a test keeps the two in step.
@@ -37,18 +45,17 @@ KEY_SQL = (
 # re-checks the event itself), plan_event waits for them.
 _RETIRE_SQL = f"""
 WITH stale AS (
-    SELECT n.id, e.status FROM delivery_notification n
+    SELECT n.id, {CANCELLED_EVENT} AS cancelled FROM delivery_notification n
     JOIN events_event e ON e.id = n.event_id JOIN events_topic t ON t.id = e.topic_id
-    WHERE n.state IN ('planned', 'armed', 'sending')
-      AND (e.status = 'cancelled' OR n.key <> {KEY_SQL})
+    WHERE n.state IN ({literals(*ACTIVE_STATES)})
+      AND ({CANCELLED_EVENT} OR n.key <> {KEY_SQL})
       AND {{event_filter}}
     ORDER BY n.id
     FOR UPDATE OF n {{skip_locked}}
 )
 UPDATE delivery_notification n
-SET state = CASE WHEN stale.status = 'cancelled' THEN 'cancelled' ELSE 'superseded' END,
-    last_error = CASE WHEN stale.status = 'cancelled' THEN 'event cancelled'
-                      ELSE 'event moved or lead changed; replaced by a new notification' END,
+SET state = CASE WHEN stale.cancelled THEN {literals(S.CANCELLED)} ELSE {literals(S.SUPERSEDED)} END,
+    last_error = CASE WHEN stale.cancelled THEN %(cancelled_reason)s ELSE %(moved_reason)s END,
     updated_at = %(now)s
 FROM stale WHERE n.id = stale.id
 RETURNING n.state
@@ -60,9 +67,9 @@ INSERT INTO delivery_notification
      sns_message_id, last_error, created_at, updated_at)
 SELECT e.id, {KEY_SQL}, {LEAD_SQL},
        GREATEST(e.starts_at - make_interval(mins => {LEAD_SQL}), %(now)s),
-       e.starts_at, 'planned', 0, '', '', %(now)s, %(now)s
+       e.starts_at, {literals(S.PLANNED)}, 0, '', '', %(now)s, %(now)s
 FROM events_event e JOIN events_topic t ON t.id = e.topic_id
-WHERE e.status = 'scheduled' AND e.starts_at > %(now)s AND {{event_filter}}
+WHERE e.status = {literals(Event.Status.SCHEDULED)} AND e.starts_at > %(now)s AND {{event_filter}}
 """
 
 # Set-based passes: DO NOTHING takes no lock on existing rows, so planning never waits
@@ -74,10 +81,10 @@ _PLAN_SQL = _INSERT_SQL + "ON CONFLICT (key) DO NOTHING RETURNING id"
 # conflicting row, which is why only plan_event uses it.
 _REPLAN_SQL = (
     _INSERT_SQL
-    + """ON CONFLICT (key) DO UPDATE
-SET state = 'planned', due_at = EXCLUDED.due_at, armed_at = NULL, next_attempt_at = NULL,
+    + f"""ON CONFLICT (key) DO UPDATE
+SET state = {literals(S.PLANNED)}, due_at = EXCLUDED.due_at, armed_at = NULL, next_attempt_at = NULL,
     last_error = '', updated_at = EXCLUDED.updated_at
-WHERE delivery_notification.state IN ('superseded', 'cancelled')
+WHERE delivery_notification.state IN ({literals(S.SUPERSEDED, S.CANCELLED)})
 RETURNING id"""
 )
 
@@ -100,7 +107,10 @@ def _plan(event_filter: str, params: dict[str, object], *, single_event: bool, r
     with connection.cursor() as cursor:
         if retire:
             skip_locked = "" if single_event else "SKIP LOCKED"
-            cursor.execute(_RETIRE_SQL.format(event_filter=event_filter, skip_locked=skip_locked), params)
+            cursor.execute(
+                _RETIRE_SQL.format(event_filter=event_filter, skip_locked=skip_locked),
+                {**params, "cancelled_reason": reasons.EVENT_CANCELLED, "moved_reason": reasons.EVENT_MOVED},
+            )
             retired_states = Counter(state for (state,) in cursor.fetchall())
             retired = sum(retired_states.values())
             for state, amount in retired_states.items():
@@ -112,26 +122,14 @@ def _plan(event_filter: str, params: dict[str, object], *, single_event: bool, r
 
 
 def plan_window(*, hours: int | None = None, now: datetime | None = None) -> PlanResult:
-    """Plan every event due within the next ``hours``; no lock (see plan_window_locked)."""
+    """Plan every event due within the next ``hours``. No lock: the nightly run takes the
+    plan lock around it (``services.window_plan``)."""
     now = now or timezone.now()
     hours = settings.NOTIFIER_PLAN_WINDOW_HOURS if hours is None else hours
     with transaction.atomic():
         result = _plan(_WINDOW_FILTER, {"now": now, "until": now + timedelta(hours=hours)}, single_event=False)
     logger.info("plan window hours=%s planned=%s retired=%s", hours, len(result.planned), result.retired)
     return result
-
-
-def plan_window_locked(*, hours: int | None = None) -> PlanResult:
-    """The nightly plan: one pod at a time, guarded by the Redis lease."""
-    lock = RedisLock(redis_client(), PLAN_LOCK_NAME, settings.NOTIFIER_PLAN_LOCK_TTL_SECONDS * 1000)
-    if not lock.acquire():
-        logger.info("plan skipped: lock %s held by another process", PLAN_LOCK_NAME)
-        return PlanResult(planned=[], retired=0, skipped=True)
-    try:
-        return plan_window(hours=hours)
-    finally:
-        if not lock.release():
-            logger.warning("plan lock expired before the plan finished; raise NOTIFIER_PLAN_LOCK_TTL_SECONDS")
 
 
 def plan_event(*, event_id: int, now: datetime | None = None) -> PlanResult:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from delivery.models import TERMINAL_STATES, DeliveryAttempt, Notification, NotificationState
 from notifier.metrics import count_outcome
+from notifier.sql import literals
 
 Outcome = DeliveryAttempt.Outcome
 
@@ -41,18 +42,20 @@ def close_lost_attempt(notification_id: int, attempt: int) -> None:
     )
 
 
-_SENT_SQL = """
+S = NotificationState
+
+_SENT_SQL = f"""
 UPDATE delivery_notification n
-SET state = 'sent', sent_at = v.sent_at, sns_message_id = v.message_id, lag_ms = v.lag_ms, last_error = '',
+SET state = {literals(S.SENT)}, sent_at = v.sent_at, sns_message_id = v.message_id, lag_ms = v.lag_ms, last_error = '',
     updated_at = v.sent_at
 FROM unnest(%(ids)s::bigint[], %(message_ids)s::text[], %(sent_at)s::timestamptz[], %(lags)s::integer[])
     AS v(id, message_id, sent_at, lag_ms)
-WHERE n.id = v.id AND n.state = 'sending'
+WHERE n.id = v.id AND n.state = {literals(S.SENDING)}
 """
 
-_SENT_ATTEMPTS_SQL = """
+_SENT_ATTEMPTS_SQL = f"""
 UPDATE delivery_deliveryattempt a
-SET outcome = 'sent', finished_at = v.sent_at, error = '', sns_message_id = v.message_id
+SET outcome = {literals(Outcome.SENT)}, finished_at = v.sent_at, error = '', sns_message_id = v.message_id
 FROM unnest(%(ids)s::bigint[], %(numbers)s::integer[], %(message_ids)s::text[], %(sent_at)s::timestamptz[])
     AS v(id, number, message_id, sent_at)
 WHERE a.notification_id = v.id AND a.number = v.number

@@ -81,11 +81,3 @@ def defer(notification: Notification, failing: DeliveryError, result: FireResult
     DeliveryAttempt.objects.filter(notification_id=notification.pk, number=notification.attempts).delete()
     result.retrying.append((notification.pk, delay))
     return True
-
-
-def enqueue_retries(retries: list[tuple[int, float]]) -> None:
-    from notifier.tasks import fire_notifications
-
-    with fire_notifications.app.producer_or_acquire() as producer:  # one broker connection for all
-        for pk, delay in retries:
-            fire_notifications.apply_async(args=[[pk]], countdown=delay, producer=producer)

@@ -1,11 +1,24 @@
-"""Entry points of the scheduler, as the tasks, commands and signals call them."""
+"""Entry points of the scheduler, as the tasks, commands and signal receivers call them.
+
+``<entity>_<action>``: each plans or arms and leaves the ledger ready for the next
+step; the fire tasks they need are enqueued on commit (``notifier.enqueue``).
+"""
+
+import logging
+
+from django.conf import settings
 
 from notifier.arming import ArmResult, arm, arm_and_reconcile
-from notifier.planning import PlanResult, plan_event, plan_horizon, plan_window_locked
+from notifier.locks import PLAN_LOCK_NAME, RedisLock
+from notifier.planning import PlanResult, plan_event, plan_horizon, plan_window
+from notifier.redis_client import redis_client
+
+logger = logging.getLogger(__name__)
 
 
-def event_schedule(*, event_id: int) -> PlanResult:
-    """Plan one event and arm it at once if it is due within the horizon."""
+def event_plan(*, event_id: int) -> PlanResult:
+    """Re-plan one event after a create, move, lead change or cancel, and arm it at once
+    if it is due within the horizon."""
     result = plan_event(event_id=event_id)
     if result.planned:
         arm(ids=result.planned)
@@ -13,14 +26,21 @@ def event_schedule(*, event_id: int) -> PlanResult:
 
 
 def window_plan(*, hours: int | None = None) -> PlanResult:
-    """The nightly plan (lock-guarded), followed by an arm pass."""
-    result = plan_window_locked(hours=hours)
-    if not result.skipped:
-        arm_and_reconcile()
+    """The nightly plan, one pod at a time under the Redis lease, then an arm pass."""
+    lock = RedisLock(redis_client(), PLAN_LOCK_NAME, settings.NOTIFIER_PLAN_LOCK_TTL_SECONDS * 1000)
+    if not lock.acquire():
+        logger.info("plan skipped: lock %s held by another process", PLAN_LOCK_NAME)
+        return PlanResult(planned=[], retired=0, skipped=True)
+    try:
+        result = plan_window(hours=hours)
+    finally:
+        if not lock.release():
+            logger.warning("plan lock expired before the plan finished; raise NOTIFIER_PLAN_LOCK_TTL_SECONDS")
+    arm_and_reconcile()
     return result
 
 
-def arm_pass() -> ArmResult:
-    """Every arm interval: catch up unplanned events, reconcile, arm."""
+def horizon_arm() -> ArmResult:
+    """Every arm interval: plan what is due soon and has no row yet, reconcile, arm."""
     plan_horizon()
     return arm_and_reconcile()

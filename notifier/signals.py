@@ -1,26 +1,21 @@
-import logging
 from typing import Any
 
 from django.apps import apps
-from django.db import transaction
-from django.db.models.signals import post_migrate, post_save
+from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
-from events.models import Event
+from events.signals import event_changed
 from notifier.beat import beat_schedule_sync
-from notifier.services import event_schedule
-
-logger = logging.getLogger(__name__)
+from notifier.services import event_plan
 
 
-@receiver(post_save, sender=Event, dispatch_uid="notifier.event_saved")
-def schedule_saved_event(sender: type[Event], instance: Event, **kwargs: Any) -> None:
-    """Every create, move, lead change or cancel re-plans the event once committed.
+@receiver(event_changed, dispatch_uid="notifier.event_changed")
+def plan_changed_event(sender: object, event_id: int, **kwargs: Any) -> None:
+    """Every create, move, lead change or cancel re-plans the event (sent after commit).
 
-    Robust: a failure here is logged, and the next arm pass plans the event anyway.
+    A failure here is logged by the sender, and the next arm pass plans the event anyway.
     """
-    event_id = instance.pk
-    transaction.on_commit(lambda: event_schedule(event_id=event_id), robust=True)
+    event_plan(event_id=event_id)
 
 
 def sync_beat_after_migrate(sender: Any, **kwargs: Any) -> None:

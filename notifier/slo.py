@@ -13,38 +13,41 @@ from django.conf import settings
 from django.utils import timezone
 
 from delivery.aws import sns_client
-from delivery.models import TERMINAL_STATES
+from delivery.models import ACTIVE_STATES, TERMINAL_STATES, NotificationState
 from notifier.redis_client import redis_client
-from notifier.sql import fetch_all
+from notifier.sql import fetch_all, literals
 
 logger = logging.getLogger(__name__)
 
 RECENT = timedelta(minutes=15)
 LAST_CHECK_KEY = "notifier:slo:last_check"
 
-_LAG_SQL = """
+_SENT = literals(NotificationState.SENT)
+_ACTIVE = literals(*ACTIVE_STATES)
+
+_LAG_SQL = f"""
 SELECT count(*), percentile_cont(ARRAY[0.5, 0.95, 0.99, 0.999]) WITHIN GROUP (ORDER BY lag_ms), max(lag_ms)
 FROM delivery_notification
-WHERE state = 'sent' AND sent_at >= %(since)s AND sent_at < %(until)s
+WHERE state = {_SENT} AND sent_at >= %(since)s AND sent_at < %(until)s
 """
 _TERMINAL_SQL = """
 SELECT state, count(*) FROM delivery_notification
 WHERE state = ANY(%(states)s) AND updated_at >= %(since)s AND updated_at < %(until)s
 GROUP BY state
 """
-_LIVE_SQL = """
+_LIVE_SQL = f"""
 SELECT state, count(*), count(*) FILTER (WHERE due_at < %(overdue_before)s)
-FROM delivery_notification WHERE state IN ('planned', 'armed', 'sending')
+FROM delivery_notification WHERE state IN ({_ACTIVE})
 GROUP BY state
 """
-_LATE_SENDS_SQL = """
+_LATE_SENDS_SQL = f"""
 SELECT id, lag_ms FROM delivery_notification
-WHERE state = 'sent' AND sent_at >= %(since)s AND sent_at < %(until)s AND lag_ms > %(limit_ms)s
+WHERE state = {_SENT} AND sent_at >= %(since)s AND sent_at < %(until)s AND lag_ms > %(limit_ms)s
 ORDER BY lag_ms DESC LIMIT 50
 """
-_OVERDUE_SQL = """
+_OVERDUE_SQL = f"""
 SELECT id, state, due_at FROM delivery_notification
-WHERE state IN ('planned', 'armed', 'sending') AND due_at < %(overdue_before)s
+WHERE state IN ({_ACTIVE}) AND due_at < %(overdue_before)s
 ORDER BY due_at LIMIT 50
 """
 

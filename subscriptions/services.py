@@ -7,7 +7,7 @@ from django.db import transaction
 
 from events.models import Topic
 from subscriptions.models import Channel, Preference, PushPlatform, Subscription
-from subscriptions.signals import preferences_changed
+from subscriptions.signals import preferences_changed, subscription_changed
 from subscriptions.validation import normalize_endpoint
 
 
@@ -50,9 +50,11 @@ def subscription_create(
 ) -> Subscription:
     endpoint, platform = subscription_clean(topic=topic, channel=channel, endpoint=endpoint, platform=platform)
     _refuse_duplicate(user=user, topic=topic, channel=channel, endpoint=endpoint, exclude=None)
-    return Subscription.objects.create(
+    subscription = Subscription.objects.create(
         user=user, topic=topic, channel=channel, endpoint=endpoint, platform=platform, active=active
     )
+    _announce_change(subscription.pk)
+    return subscription
 
 
 def subscription_update(*, subscription: Subscription, **fields: object) -> Subscription:
@@ -75,10 +77,27 @@ def subscription_update(*, subscription: Subscription, **fields: object) -> Subs
     # Only what users edit: the SNS state columns belong to the sync, which may have
     # written them after this instance was loaded.
     subscription.save(update_fields=["endpoint", "platform", "active", "updated_at"])
+    _announce_change(subscription.pk)
     return subscription
 
 
+def subscription_resync(*, subscription_ids: Iterable[int]) -> None:
+    """Mirror these subscriptions in SNS again (the admin's action): nothing is written here."""
+    for subscription_id in subscription_ids:
+        _announce_change(subscription_id)
+
+
+def _announce_change(subscription_id: int) -> None:
+    # After commit, so a rolled-back save changes nothing in SNS; a receiver failure is
+    # logged, recorded on the row by the mirror, and repaired by sync_sns.
+    transaction.on_commit(
+        lambda: subscription_changed.send(sender=Subscription, subscription_id=subscription_id), robust=True
+    )
+
+
 def subscription_delete(*, subscription: Subscription) -> None:
+    # Its SNS subscription is released by delivery's pre_delete receiver, which also
+    # covers rows deleted by a cascade (a user deleted), where no service runs.
     subscription.delete()
 
 

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from delivery.errors import classify
-from delivery.sns_reconcile import sns_reconcile
+from delivery.errors import DeliveryError, classify
+from delivery.sns_reconcile import Change, sns_sync
 from events.models import Topic
 
 
@@ -22,23 +22,22 @@ class Command(BaseCommand):
             if missing:
                 raise CommandError(f"unknown topic(s): {', '.join(missing)}")
         try:
-            changes = sns_reconcile(topics=topics)
+            outcome = sns_sync(topics=topics, dry_run=dry_run, report=self._report)
         except Exception as exc:
             raise CommandError(f"cannot read SNS: {classify(exc)}") from exc
-        failed = sum(change.sign == "!" for change in changes)
-        for change in changes:
-            self.stdout.write(str(change))
-            error = None if dry_run else change.run()
-            if error is not None:
-                failed += 1
-                self.stdout.write(f"  ! failed: {error}")
         if dry_run:
-            self.stdout.write(f"{len(changes)} change(s) needed; dry run, nothing done")
-            if failed:
-                raise CommandError(f"{failed} topic(s) could not be checked; see above")
+            self.stdout.write(f"{outcome.changes} change(s) needed; dry run, nothing done")
+            if outcome.failed:
+                raise CommandError(f"{outcome.failed} topic(s) could not be checked; see above")
             return
+        done = outcome.changes - outcome.failed
         self.stdout.write(
-            f"{len(changes) - failed} change(s) made, {failed} failed" if changes else "in step: 0 changes"
+            f"{done} change(s) made, {outcome.failed} failed" if outcome.changes else "in step: 0 changes"
         )
-        if failed:
-            raise CommandError(f"{failed} of {len(changes)} change(s) failed; see above")
+        if outcome.failed:
+            raise CommandError(f"{outcome.failed} of {outcome.changes} change(s) failed; see above")
+
+    def _report(self, change: Change, error: DeliveryError | None) -> None:
+        self.stdout.write(str(change))
+        if error is not None:
+            self.stdout.write(f"  ! failed: {error}")

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from delivery.models import ACTIVE_STATES
 from notifier.slo import slo_report
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         write("outcomes    " + "  ".join(f"{state} {outcomes[state]}" for state in sorted(outcomes)))
         write(
             "live now    "
-            + "  ".join(f"{state} {live.by_state.get(state, 0)}" for state in ("planned", "armed", "sending"))
+            + "  ".join(f"{state} {live.by_state.get(state, 0)}" for state in ACTIVE_STATES)
             + f"  (overdue > {settings.NOTIFIER_LAG_ALERT_SECONDS}s: {live.overdue})"
         )
         target = settings.NOTIFIER_LAG_P99_TARGET_SECONDS * 1000

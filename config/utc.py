@@ -1,0 +1,23 @@
+"""Pure UTC helpers that every app may import: no Django, no app module.
+
+Everything the engine computes is in UTC, so a DST change in any local zone cannot
+shift a due time: 10 minutes before an instant is the same instant whatever the zone.
+"""
+
+from datetime import UTC, datetime
+
+
+def require_aware(value: datetime, name: str = "datetime") -> datetime:
+    """Refuse naive datetimes: a wall clock without an offset is ambiguous."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+    return value
+
+
+def to_utc(value: datetime) -> datetime:
+    return require_aware(value).astimezone(UTC)
+
+
+def utc_iso(value: datetime) -> str:
+    """Canonical UTC ISO-8601 with microseconds: the notification key and every message use it."""
+    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
