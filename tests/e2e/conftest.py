@@ -18,10 +18,8 @@ from delivery.aws import sqs_client
 from delivery.queues import queue_subscribe
 from delivery.topics import topic_ensure_sns
 from events.models import Topic
-from tests.conftest import engine_env, unique_slug
-
-ROOT = Path(__file__).resolve().parents[2]
-LOG_DIR = ROOT / ".run" / "test-logs"
+from tests.engine import LOG_DIR, ROOT, engine_env
+from tests.ids import unique_slug
 
 
 def start_worker(name: str, log_path: Path) -> subprocess.Popen[bytes]:

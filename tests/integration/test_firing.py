@@ -136,7 +136,7 @@ def test_database_lost_after_publish_is_recorded_once_not_republished(monkeypatc
     from django.db import connection
 
     from notifier import firing
-    from tests.conftest import database_url
+    from tests.engine import database_url
 
     row = armed_row()
     publishes = []

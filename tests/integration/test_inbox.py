@@ -14,7 +14,7 @@ from delivery.queues import INBOX_MAX_RECEIVES, inbox_queue_ensure
 from notifier.firing import fire
 from subscriptions.models import Subscription
 from subscriptions.services import preference_update
-from tests.conftest import unique_slug
+from tests.ids import unique_slug
 from tests.integration.test_firing import armed_row
 
 pytestmark = pytest.mark.django_db

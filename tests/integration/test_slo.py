@@ -15,8 +15,8 @@ from delivery.queues import queue_subscribe
 from notifier.metrics import COUNTERS_KEY, count_outcome
 from notifier.planning import plan_event
 from notifier.slo import slo_check, slo_report
-from tests.conftest import unique_slug
 from tests.factories import make_event, make_topic
+from tests.ids import unique_slug
 
 pytestmark = pytest.mark.django_db
 
