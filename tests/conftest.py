@@ -1,7 +1,6 @@
 """Shared fixtures: real PostgreSQL (pytest-django's test database), real Redis (the
 db index given by REDIS_URL, never 0), and a moto server standing in for AWS."""
 
-import json
 import os
 from collections.abc import Iterator
 
@@ -92,16 +91,6 @@ def webhooks() -> Iterator[WebhookReceiver]:
     else:
         os.environ["REQUESTS_CA_BUNDLE"] = previous
     receiver.stop()
-
-
-def sns_published(topic_arn: str) -> list[tuple[dict[str, str], str | None]]:
-    """What moto's SNS accepted on a topic: (the per-protocol bodies, the subject) per publish.
-    The emulator runs in this process, so its state can be read directly."""
-    from moto.sns.models import sns_backends
-
-    account, region = topic_arn.split(":")[4], topic_arn.split(":")[3]
-    topic = sns_backends[account][region].topics[topic_arn]
-    return [(json.loads(message), subject) for _, message, subject, _, _ in topic.sent_notifications]
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

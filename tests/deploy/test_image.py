@@ -33,10 +33,10 @@ import pytest
 import requests
 
 from scripts.services import ensure_database, with_database
+from tests.aws import Inbox
 from tests.deploy.chart import render_objects
 from tests.deploy.podman import Podman, ensure_installed
 from tests.deploy.pods import Container, Manifests, Pods
-from tests.e2e.conftest import Inbox
 from tests.engine import LOG_DIR, ROOT
 from tests.faults.rig import RedisServer, free_port, wait_until
 from tests.figures import record

@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from delivery.models import InboxMessage, Notification
+from tests.aws import sns_published
 from tests.clients import client_for
-from tests.conftest import sns_published
 from tests.e2e.test_fire import create_event_due_in, create_topic
 from tests.engine import LOG_DIR, ROOT, engine_env
 from tests.ids import unique_slug

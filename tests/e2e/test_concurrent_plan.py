@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from delivery.models import Notification, NotificationState
 from events.models import Event
-from tests.e2e.conftest import Inbox
+from tests.aws import Inbox
 from tests.engine import ROOT, engine_env
 from tests.factories import make_topic
 

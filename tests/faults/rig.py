@@ -18,7 +18,7 @@ from rest_framework.authtoken.models import Token
 from delivery.models import Notification
 from events.models import Topic
 from notifier.beat import beat_schedule_sync
-from tests.e2e.conftest import Inbox
+from tests.aws import Inbox
 from tests.engine import LOG_DIR, ROOT, database_url, engine_env
 from tests.faults.sns_proxy import SnsFaultProxy
 from tests.figures import record as record_figure

@@ -14,6 +14,7 @@ from delivery.queues import INBOX_MAX_RECEIVES, inbox_queue_ensure
 from notifier.firing import fire
 from subscriptions.models import Subscription
 from subscriptions.services import preference_update
+from tests.aws import receive
 from tests.ids import unique_slug
 from tests.integration.test_firing import armed_row
 
@@ -60,7 +61,7 @@ def test_one_row_per_user_under_duplicate_delivery_and_muted_or_inactive_get_non
     preference_update(user=people["cat"], muted_channels=["in_app"])
     fire(notification_ids=[row.pk])
     url, _ = inbox_queue_ensure(fifo=False)
-    received = sqs_client().receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    received = receive(url, most=1)
     assert len(received) == 1
     body = received[0]["Body"]
     assert json.loads(body)["notification_id"] == row.pk  # raw delivery: the document itself
@@ -111,9 +112,9 @@ def test_fifo_topic_deduplicates_a_republished_notification(people):
     sns_client().publish(**again.publish_kwargs())
     url, _ = inbox_queue_ensure(fifo=True)
     assert url.endswith(".fifo")
-    received = sqs_client().receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-    assert len(received.get("Messages", [])) == 1  # SNS FIFO → SQS FIFO: deduplicated by notification key
-    sqs_client().change_message_visibility(QueueUrl=url, ReceiptHandle=received["Messages"][0]["ReceiptHandle"],
+    received = receive(url)
+    assert len(received) == 1  # SNS FIFO → SQS FIFO: deduplicated by notification key
+    sqs_client().change_message_visibility(QueueUrl=url, ReceiptHandle=received[0]["ReceiptHandle"],
                                            VisibilityTimeout=0)  # fmt: skip
     assert consume(fifo=True) == 1
     assert InboxMessage.objects.filter(notification=row, user=people["ann"]).count() == 1

@@ -9,7 +9,7 @@ from delivery.models import DeliveryAttempt, Notification, NotificationState
 from delivery.topics import topic_ensure_sns
 from notifier.firing import fire
 from notifier.planning import plan_event
-from tests.conftest import sns_published
+from tests.aws import sns_published
 from tests.factories import make_event, make_topic
 
 

@@ -10,7 +10,7 @@ from delivery.messages import build_message
 from delivery.models import MessageTemplate, Notification
 from delivery.rendering import Part
 from notifier.firing import fire
-from tests.conftest import sns_published
+from tests.aws import sns_published
 from tests.factories import make_event, make_topic
 from tests.integration.test_firing import armed_row
 
