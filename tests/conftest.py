@@ -1,23 +1,19 @@
 """Shared fixtures: real PostgreSQL (pytest-django's test database), real Redis (the
 db index given by REDIS_URL, never 0), and a moto server standing in for AWS."""
 
-import json
 import os
-import uuid
 from collections.abc import Iterator
-from urllib.parse import quote
 
 import certifi
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from moto.server import ThreadedMotoServer
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from delivery.aws import reset_clients
 from notifier.redis_client import redis_client
 from scripts.sns_emulator import install as install_sns_fidelity
+from tests.clients import client_for
 from tests.figures import report
 from tests.webhook_receiver import WebhookReceiver
 
@@ -60,37 +56,6 @@ def redis():
     client.flushdb()
 
 
-def database_url() -> str:
-    """A DATABASE_URL for subprocesses (worker, commands) pointing at the test database."""
-    db = settings.DATABASES["default"]
-    user = quote(db.get("USER") or "postgres")
-    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or ""
-    socket_dir = (db.get("OPTIONS") or {}).get("host")
-    if host:
-        port = f":{db['PORT']}" if db.get("PORT") else ""
-        return f"postgresql://{user}{password}@{host}{port}/{db['NAME']}"
-    return f"postgresql://{user}{password}@/{db['NAME']}?host={socket_dir}"
-
-
-def engine_env(**overrides: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url(),
-        REDIS_URL=settings.REDIS_URL,
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DJANGO_DEBUG="true",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(overrides)
-    return env
-
-
-def unique_slug(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
 @pytest.fixture
 def staff_user(db):
     return get_user_model().objects.create_user("ops", password="pw-ops-123", is_staff=True)
@@ -99,13 +64,6 @@ def staff_user(db):
 @pytest.fixture
 def plain_user(db):
     return get_user_model().objects.create_user("alice", password="pw-alice-123")
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
 
 
 @pytest.fixture
@@ -133,16 +91,6 @@ def webhooks() -> Iterator[WebhookReceiver]:
     else:
         os.environ["REQUESTS_CA_BUNDLE"] = previous
     receiver.stop()
-
-
-def sns_published(topic_arn: str) -> list[tuple[dict[str, str], str | None]]:
-    """What moto's SNS accepted on a topic: (the per-protocol bodies, the subject) per publish.
-    The emulator runs in this process, so its state can be read directly."""
-    from moto.sns.models import sns_backends
-
-    account, region = topic_arn.split(":")[4], topic_arn.split(":")[3]
-    topic = sns_backends[account][region].topics[topic_arn]
-    return [(json.loads(message), subject) for _, message, subject, _, _ in topic.sent_notifications]
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

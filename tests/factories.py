@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from events.models import Event, Topic
-from tests.conftest import unique_slug
+from tests.ids import unique_slug
 
 
 def make_topic(*, lead: int = 10, fifo: bool = False) -> Topic:

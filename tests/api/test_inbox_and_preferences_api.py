@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from delivery.models import InboxMessage
 from notifier.planning import plan_event
-from tests.conftest import client_for
+from tests.clients import client_for
 from tests.factories import make_event, make_topic
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 import pytest
 
 from subscriptions.models import Subscription
-from tests.conftest import client_for
+from tests.clients import client_for
 from tests.factories import make_topic
 
 pytestmark = pytest.mark.django_db

@@ -33,18 +33,18 @@ import pytest
 import requests
 
 from scripts.services import ensure_database, with_database
+from tests.aws import Inbox
 from tests.deploy.chart import render_objects
 from tests.deploy.podman import Podman, ensure_installed
 from tests.deploy.pods import Container, Manifests, Pods
-from tests.e2e.conftest import Inbox
+from tests.engine import LOG_DIR, ROOT
 from tests.faults.rig import RedisServer, free_port, wait_until
 from tests.figures import record
 
 # Cold, the module's set-up installs podman, bootstraps the base and builds: minutes, not seconds.
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(900)]
 
-ROOT = Path(__file__).resolve().parents[2]
-LOGS = ROOT / ".run" / "test-logs" / "image"
+LOGS = LOG_DIR / "image"
 PODMAN_ROOT = Path(os.environ.get("NOTIFIER_PODMAN_ROOT", "/tmp/notifier-podman"))
 TAG = "localhost/notifier:image-test"
 ARM_HORIZON_SECONDS = 15  # short, so beat's arm pass (every 10 s) is what arms the test's events

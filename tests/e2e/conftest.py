@@ -1,27 +1,17 @@
-"""End-to-end fixtures: a real Celery worker process on real Redis, SQS queues
-subscribed to the topic's SNS topic in moto, and helpers to count what arrived."""
+"""End-to-end fixtures: a real Celery worker process on real Redis. The SQS queues that
+count what arrived are tests/aws.py's Inbox."""
 
-import json
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from config.celery_app import app as celery_app
-from delivery.aws import sqs_client
-from delivery.queues import queue_subscribe
-from delivery.topics import topic_ensure_sns
-from events.models import Topic
-from tests.conftest import engine_env, unique_slug
-
-ROOT = Path(__file__).resolve().parents[2]
-LOG_DIR = ROOT / ".run" / "test-logs"
+from tests.engine import LOG_DIR, ROOT, engine_env
 
 
 def start_worker(name: str, log_path: Path) -> subprocess.Popen[bytes]:
@@ -66,56 +56,3 @@ def celery_worker(django_db_setup, django_db_blocker, moto_server) -> Iterator[s
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-
-
-@dataclass
-class Received:
-    key: str
-    notification_id: int
-    body: dict
-    sent_ms: int  # when SQS accepted it (moto stamps it as SNS delivers)
-
-    def lag_seconds(self) -> float:
-        due = datetime.fromisoformat(self.body["due_at"].replace("Z", "+00:00"))
-        return self.sent_ms / 1000 - due.timestamp()
-
-
-class Inbox:
-    """An SQS queue subscribed to an SNS topic; collects every message, duplicates included."""
-
-    def __init__(self, topic_arn: str) -> None:
-        self.url = queue_subscribe(queue_name=unique_slug("inbox"), topic_arn=topic_arn)
-        self.messages: list[Received] = []
-
-    @classmethod
-    def for_topic(cls, topic: Topic) -> "Inbox":
-        return cls(topic_ensure_sns(topic=topic))
-
-    def drain(self, seconds: float) -> list[Received]:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            wait = max(0, min(1, int(deadline - time.monotonic())))
-            reply = sqs_client().receive_message(
-                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
-                AttributeNames=["SentTimestamp"], MessageAttributeNames=["All"],
-            )  # fmt: skip
-            for message in reply.get("Messages", []):
-                body = json.loads(message["Body"])
-                assert message["MessageAttributes"]["notification_key"]["StringValue"] == body["key"]
-                self.messages.append(
-                    Received(body["key"], body["notification_id"], body, int(message["Attributes"]["SentTimestamp"]))
-                )
-                sqs_client().delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
-        return self.messages
-
-    def wait_for(self, count: int, timeout: float) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            self.drain(min(1.0, deadline - time.monotonic()))
-        return self.messages
-
-    def counts(self) -> dict[str, int]:
-        tally: dict[str, int] = {}
-        for message in self.messages:
-            tally[message.key] = tally.get(message.key, 0) + 1
-        return tally

@@ -10,9 +10,11 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from delivery.models import InboxMessage, Notification
-from tests.conftest import client_for, engine_env, sns_published, unique_slug
-from tests.e2e.conftest import LOG_DIR, ROOT
+from tests.aws import sns_published
+from tests.clients import client_for
 from tests.e2e.test_fire import create_event_due_in, create_topic
+from tests.engine import LOG_DIR, ROOT, engine_env
+from tests.ids import unique_slug
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

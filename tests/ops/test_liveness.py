@@ -13,11 +13,10 @@ import pytest
 
 from config.celery_app import app
 from config.heartbeat import heartbeat_age, heartbeat_path
-from tests.conftest import engine_env
+from tests.engine import ROOT, engine_env
 from tests.faults.rig import RedisServer, wait_until
 from tests.ops.test_heartbeat import probe
 
-ROOT = Path(__file__).resolve().parents[2]
 HEARTBEAT_LIMIT = 30
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 
-from tests.conftest import engine_env
+from tests.engine import engine_env
 from tests.faults.rig import free_port
 
 POD_HOST = "10.244.3.9:8000"  # what the kubelet sends: the pod IP, in no ALLOWED_HOSTS

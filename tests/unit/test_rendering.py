@@ -1,88 +1,12 @@
-"""What each channel's subscribers are sent: one publish, a body per protocol."""
-
-import json
-from datetime import UTC, datetime, timedelta
+"""What each channel's subscribers are sent, the pure parts: SMS segments, SNS-safe email
+subjects, template checks (the rendered messages are in tests/integration/test_rendering.py)."""
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from delivery.channels.email import sns_subject
 from delivery.channels.sms import sms_segments
-from delivery.messages import build_message
-from delivery.models import MessageTemplate, Notification
 from delivery.rendering import Part, template_check
-from notifier.firing import fire
-from tests.conftest import sns_published
-from tests.factories import make_event, make_topic
-from tests.unit.test_firing import armed_row
-
-pytestmark = pytest.mark.django_db
-
-STARTS = datetime(2026, 11, 21, 14, 30, tzinfo=UTC)
-
-
-def message_for(*, title: str = "Arsenal v Spurs", description: str = "North London derby", topic=None):
-    topic = topic or make_topic()
-    event = make_event(topic, starts_at=STARTS, title=title)
-    event.description = description
-    notification = Notification(pk=7, event=event, key="k" * 64, lead_minutes=10, due_at=STARTS - timedelta(minutes=10),
-                                deadline=STARTS)  # fmt: skip
-    message = build_message(notification, event, topic)
-    return message, json.loads(message.message)
-
-
-def test_every_protocol_gets_its_body_with_the_start_time():
-    message, bodies = message_for()
-    # sqs, https and email-json subscribers read the default: the document is there once.
-    assert set(bodies) == {"default", "email", "sms", "APNS", "APNS_SANDBOX", "GCM"}
-    assert message.subject == "Arsenal v Spurs starts at 14:30 UTC"
-    assert "Starts Sat 21 Nov 2026, 14:30 UTC, in 10 minutes." in bodies["email"]
-    assert "North London derby" in bodies["email"]
-    assert bodies["sms"] == "Arsenal v Spurs starts at 14:30 UTC (in 10 min)."
-    apns = json.loads(bodies["APNS"])
-    assert apns["aps"]["alert"] == {"title": "Arsenal v Spurs", "body": "Starts at 14:30 UTC, in 10 minutes."}
-    gcm = json.loads(bodies["GCM"])["fcmV1Message"]["message"]
-    assert gcm["notification"]["title"] == "Arsenal v Spurs"
-    assert all(isinstance(value, str) for value in gcm["data"].values())  # FCM v1 requires strings
-    document = json.loads(bodies["default"])
-    for field in ("notification_id", "key", "event_id", "topic", "title", "starts_at", "due_at", "lead_minutes"):
-        assert field in document
-    assert datetime.fromisoformat(document["starts_at"]) == STARTS
-    assert datetime.fromisoformat(document["due_at"]) == STARTS - timedelta(minutes=10)
-
-
-def test_display_timezone_is_a_setting(settings):
-    settings.NOTIFIER_DISPLAY_TIMEZONE = "Europe/Paris"
-    _, bodies = message_for()
-    assert bodies["sms"] == "Arsenal v Spurs starts at 15:30 CET (in 10 min)."
-    assert json.loads(bodies["default"])["starts_at"].startswith("2026-11-21T14:30:00")  # machines get UTC
-
-
-def test_text_is_not_html_escaped_but_the_in_app_body_is():
-    from delivery.channels import IN_APP
-    from delivery.messages import message_facts
-    from delivery.rendering import Renderer
-
-    title = 'Q&A <script>alert("x")</script>'
-    _, bodies = message_for(title=title)
-    assert title in bodies["sms"]
-    assert "&amp;" not in bodies["email"] and "&lt;" not in bodies["email"]
-    topic = make_topic()
-    event = make_event(topic, starts_at=STARTS, title=title)
-    notification = Notification(pk=1, event=event, key="k", lead_minutes=10, due_at=STARTS, deadline=STARTS)
-    html = IN_APP.inbox_body(message_facts(notification, event, topic), Renderer.for_topic(topic.pk))
-    assert "<script>" not in html and "Q&amp;A &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
-    assert html.startswith("<p><strong>")  # the template's own markup stays
-
-
-def test_sms_fits_one_segment_by_shortening_the_title():
-    long_title = "Championship play-off final: Sunderland versus Sheffield United at Wembley Stadium, London, England"
-    _, bodies = message_for(title=long_title * 2)
-    assert sms_segments(bodies["sms"]) == 1 and len(bodies["sms"]) <= 160
-    assert bodies["sms"].endswith("... starts at 14:30 UTC (in 10 min).")
-    _, unicode_bodies = message_for(title="Чемпионат мира: финал, прямая трансляция из Москвы и Санкт-Петербурга")
-    assert sms_segments(unicode_bodies["sms"]) == 1 and len(unicode_bodies["sms"]) <= 70
-    assert "14:30 UTC" in unicode_bodies["sms"]
 
 
 def test_sms_segment_counting():
@@ -99,43 +23,9 @@ def test_email_subject_is_sns_safe():
     assert sns_subject("bad\x00\x07\x1b[1mtitle\x7f") == "bad[1mtitle"  # control characters would fail the publish
 
 
-def test_topic_template_overrides_the_default():
-    topic = make_topic()
-    MessageTemplate.objects.create(
-        topic=topic, part=Part.SMS_BODY, source="KICK-OFF {{ starts_time_text }}: {{ event.title }}"
-    )
-    MessageTemplate.objects.create(topic=topic, part=Part.EMAIL_SUBJECT, source="[{{ topic.name }}] {{ event.title }}")
-    message, bodies = message_for(topic=topic)
-    assert bodies["sms"] == "KICK-OFF 14:30 UTC: Arsenal v Spurs"
-    assert message.subject == "[Kick-offs] Arsenal v Spurs"
-    _, other = message_for()  # another topic keeps the defaults
-    assert other["sms"].startswith("Arsenal v Spurs starts at")
-
-
 def test_broken_templates_are_refused_with_the_reason():
     with pytest.raises(ValidationError, match="Template error"):
         template_check(Part.SMS_BODY, "{% if %}")
     with pytest.raises(ValidationError, match="Template error"):
         template_check(Part.EMAIL_BODY, "{% load nonexistent %}")
     template_check(Part.SMS_BODY, "{{ event.title }} at {{ starts_time_text }}")  # a good one passes
-
-
-def test_the_publish_carries_every_body_and_the_subject_through_sns():
-    row = armed_row()
-    fire(notification_ids=[row.pk])
-    published = sns_published(row.event.topic.sns_topic_arn)
-    assert len(published) == 1
-    bodies, subject = published[0]
-    assert subject == f"{row.event.title} starts at {row.event.starts_at:%H:%M} UTC"
-    assert json.loads(bodies["default"])["notification_id"] == row.pk and "sms" in bodies and "GCM" in bodies
-
-
-def test_a_template_failing_at_send_time_fails_the_notification_with_the_reason():
-    row = armed_row()
-    # Saved around the admin's check (which would refuse it): the fire path must still cope.
-    MessageTemplate.objects.create(topic=row.event.topic, part=Part.PUSH_BODY, source='{% include "gone.txt" %}')
-    result = fire(notification_ids=[row.pk])
-    assert result.failed == [row.pk]
-    row.refresh_from_db()
-    assert row.attempts == 1 and "rendering failed: TemplateDoesNotExist" in row.last_error
-    assert sns_published(row.event.topic.sns_topic_arn) == []

@@ -9,14 +9,15 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from delivery.aws import sns_client, sqs_client
+from delivery.aws import sns_client
 from delivery.models import Notification, NotificationState
 from delivery.queues import queue_subscribe
 from notifier.metrics import COUNTERS_KEY, count_outcome
 from notifier.planning import plan_event
 from notifier.slo import slo_check, slo_report
-from tests.conftest import unique_slug
+from tests.aws import receive
 from tests.factories import make_event, make_topic
+from tests.ids import unique_slug
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +65,7 @@ def test_alerts_reach_the_operators_sns_topic(redis):
     sent_rows([40_000])
     with override_settings(NOTIFIER_ALERT_TOPIC_ARN=alerts_arn):
         slo_check(now=timezone.now())
-    messages = sqs_client().receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    messages = receive(inbox)
     assert any("sent more than 30s late" in m["Body"] for m in messages)
 
 

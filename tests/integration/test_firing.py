@@ -8,10 +8,12 @@ from django.utils import timezone
 
 from delivery.aws import reset_clients
 from delivery.models import DeliveryAttempt, Notification, NotificationState
+from delivery.queues import queue_subscribe
 from delivery.topics import topic_ensure_sns
 from events.models import Event
 from notifier.firing import fire
 from notifier.planning import plan_event
+from tests.aws import receive
 from tests.factories import make_event, make_topic
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +138,7 @@ def test_database_lost_after_publish_is_recorded_once_not_republished(monkeypatc
     from django.db import connection
 
     from notifier import firing
-    from tests.conftest import database_url
+    from tests.engine import database_url
 
     row = armed_row()
     publishes = []
@@ -170,26 +172,15 @@ def test_oversize_message_fails_permanently_without_publishing():
 
 
 def test_fifo_topic_publishes_with_group_and_dedup_id():
-    from delivery.aws import sqs_client
-    from delivery.topics import topic_ensure_sns
-
     topic = make_topic(fifo=True)
     arn = topic_ensure_sns(topic=topic)
     assert arn.endswith(".fifo")
-    queue = sqs_client().create_queue(
-        QueueName=f"{topic.slug}.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"}
-    )["QueueUrl"]
-    queue_arn = sqs_client().get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    from delivery.aws import sns_client
-
-    sns_client().subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    queue = queue_subscribe(queue_name=f"{topic.slug}.fifo", topic_arn=arn, fifo=True)  # raw delivery
     event = make_event(topic, starts_in=timedelta(minutes=9))
     plan_event(event_id=event.pk)
     Notification.objects.filter(event=event).update(state=NotificationState.ARMED)
     row = Notification.objects.get(event=event)
     assert fire(notification_ids=[row.pk]).sent == [row.pk]
-    message = sqs_client().receive_message(
-        QueueUrl=queue, AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=1
-    )["Messages"][0]
+    message = receive(queue, most=1, AttributeNames=["All"], MessageAttributeNames=["All"])[0]
     assert message["Attributes"]["MessageGroupId"] == topic.slug
     assert message["Attributes"]["MessageDeduplicationId"] == row.key

@@ -13,7 +13,7 @@ from events import services
 from events.models import Event
 from notifier.planning import plan_event, plan_window
 from notifier.services import arm_pass
-from tests.conftest import database_url
+from tests.engine import database_url
 from tests.factories import make_event, make_topic
 
 

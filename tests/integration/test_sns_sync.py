@@ -16,6 +16,7 @@ from notifier.firing import fire
 from notifier.planning import plan_event
 from subscriptions.models import Subscription
 from subscriptions.services import preference_update, subscription_create, subscription_delete, subscription_update
+from tests.aws import moto_topic
 from tests.factories import make_event, make_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,12 +26,6 @@ def sns_subscriptions(topic_arn: str) -> dict[str, dict[str, str]]:
     """{endpoint: listing} of the topic's SNS subscriptions."""
     listed = sns_client().list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
     return {s["Endpoint"]: s for s in listed}
-
-
-def moto_topic(arn: str):
-    from moto.sns.models import sns_backends
-
-    return sns_backends[arn.split(":")[4]][arn.split(":")[3]].topics[arn]
 
 
 def attributes(arn: str) -> dict[str, str]:
