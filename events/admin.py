@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from config.admin_forms import add_service_errors
 from events import services
 from events.models import Event, Topic
 
@@ -52,7 +53,7 @@ class EventAdminForm(forms.ModelForm):
             if "starts_at" in data and (not self.instance.pk or data["starts_at"] != self.instance.starts_at):
                 services.event_start_check(data["starts_at"])
         except ValidationError as exc:
-            self.add_error(None, exc)
+            add_service_errors(self, exc)
         return data
 
 

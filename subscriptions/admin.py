@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from config.admin_forms import add_service_errors
 from subscriptions.models import Preference, Subscription
 from subscriptions.services import subscription_clean, subscription_create, subscription_resync, subscription_update
 
@@ -22,7 +23,7 @@ class SubscriptionAdminForm(forms.ModelForm):
                     platform=data.get("platform", ""),
                 )  # fmt: skip
             except ValidationError as exc:
-                self.add_error(None, exc)
+                add_service_errors(self, exc)
         return data
 
 

@@ -12,7 +12,7 @@ from delivery.models import Notification, NotificationState
 from events import services
 from events.models import Event
 from notifier.planning import plan_event, plan_window
-from notifier.services import arm_pass
+from notifier.services import horizon_arm
 from tests.engine import database_url
 from tests.factories import make_event, make_topic
 
@@ -63,7 +63,7 @@ def test_planning_and_arming_never_wait_on_a_row_being_published(redis):
             cursor.execute("SET lock_timeout = '2s'")  # waiting would raise LockNotAvailable
         try:
             assert plan_window(hours=24).planned == []
-            result = arm_pass()
+            result = horizon_arm()
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("RESET lock_timeout")

@@ -8,8 +8,10 @@ from django.utils import timezone
 
 from delivery.models import Notification, NotificationState
 from events.models import Event
+from notifier.locks import PLAN_LOCK_NAME, RedisLock
 from notifier.planning import KEY_SQL, plan_event, plan_horizon, plan_window
 from notifier.scheduling import notification_key
+from notifier.services import window_plan
 from tests.factories import make_event, make_topic
 
 pytestmark = pytest.mark.django_db
@@ -121,15 +123,13 @@ def test_horizon_catch_up_plans_only_soon_due_unplanned_events():
 
 
 def test_plan_is_skipped_while_another_process_holds_the_lock(redis):
-    from notifier.locks import PLAN_LOCK_NAME, RedisLock
-    from notifier.planning import plan_window_locked
 
     make_event(make_topic(), starts_in=timedelta(hours=2))
     other_pod = RedisLock(redis, PLAN_LOCK_NAME, ttl_ms=10_000)
     assert other_pod.acquire()
-    assert plan_window_locked(hours=24).skipped
+    assert window_plan(hours=24).skipped
     assert Notification.objects.count() == 0
     other_pod.release()
-    result = plan_window_locked(hours=24)
+    result = window_plan(hours=24)
     assert not result.skipped and len(result.planned) == 1
     assert redis.get(PLAN_LOCK_NAME) is None  # released after the plan
