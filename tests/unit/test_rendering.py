@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from delivery.channels.email import sns_subject
-from delivery.channels.sms import sms_segments
+from delivery.channels.email import EMAIL_BODY, EMAIL_SUBJECT, sns_subject
+from delivery.channels.push import PUSH_BODY
+from delivery.channels.sms import SMS_BODY, sms_segments
 from delivery.messages import build_message
 from delivery.models import MessageTemplate, Notification
-from delivery.rendering import Part, template_check
+from delivery.rendering import template_check
 from notifier.firing import fire
 from tests.conftest import sns_published
 from tests.factories import make_event, make_topic
@@ -59,9 +60,9 @@ def test_display_timezone_is_a_setting(settings):
 
 
 def test_text_is_not_html_escaped_but_the_in_app_body_is():
-    from delivery.channels import IN_APP
+    from delivery.channels import inbox_adapter
     from delivery.messages import message_facts
-    from delivery.rendering import Renderer
+    from delivery.selectors import renderer_for_topic
 
     title = 'Q&A <script>alert("x")</script>'
     _, bodies = message_for(title=title)
@@ -70,7 +71,7 @@ def test_text_is_not_html_escaped_but_the_in_app_body_is():
     topic = make_topic()
     event = make_event(topic, starts_at=STARTS, title=title)
     notification = Notification(pk=1, event=event, key="k", lead_minutes=10, due_at=STARTS, deadline=STARTS)
-    html = IN_APP.inbox_body(message_facts(notification, event, topic), Renderer.for_topic(topic.pk))
+    html = inbox_adapter().inbox_body(message_facts(notification, event, topic), renderer_for_topic(topic.pk))
     assert "<script>" not in html and "Q&amp;A &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
     assert html.startswith("<p><strong>")  # the template's own markup stays
 
@@ -102,9 +103,9 @@ def test_email_subject_is_sns_safe():
 def test_topic_template_overrides_the_default():
     topic = make_topic()
     MessageTemplate.objects.create(
-        topic=topic, part=Part.SMS_BODY, source="KICK-OFF {{ starts_time_text }}: {{ event.title }}"
+        topic=topic, part=SMS_BODY.name, source="KICK-OFF {{ starts_time_text }}: {{ event.title }}"
     )
-    MessageTemplate.objects.create(topic=topic, part=Part.EMAIL_SUBJECT, source="[{{ topic.name }}] {{ event.title }}")
+    MessageTemplate.objects.create(topic=topic, part=EMAIL_SUBJECT.name, source="[{{ topic.name }}] {{ event.title }}")
     message, bodies = message_for(topic=topic)
     assert bodies["sms"] == "KICK-OFF 14:30 UTC: Arsenal v Spurs"
     assert message.subject == "[Kick-offs] Arsenal v Spurs"
@@ -114,10 +115,10 @@ def test_topic_template_overrides_the_default():
 
 def test_broken_templates_are_refused_with_the_reason():
     with pytest.raises(ValidationError, match="Template error"):
-        template_check(Part.SMS_BODY, "{% if %}")
+        template_check(SMS_BODY, "{% if %}")
     with pytest.raises(ValidationError, match="Template error"):
-        template_check(Part.EMAIL_BODY, "{% load nonexistent %}")
-    template_check(Part.SMS_BODY, "{{ event.title }} at {{ starts_time_text }}")  # a good one passes
+        template_check(EMAIL_BODY, "{% load nonexistent %}")
+    template_check(SMS_BODY, "{{ event.title }} at {{ starts_time_text }}")  # a good one passes
 
 
 def test_the_publish_carries_every_body_and_the_subject_through_sns():
@@ -133,7 +134,7 @@ def test_the_publish_carries_every_body_and_the_subject_through_sns():
 def test_a_template_failing_at_send_time_fails_the_notification_with_the_reason():
     row = armed_row()
     # Saved around the admin's check (which would refuse it): the fire path must still cope.
-    MessageTemplate.objects.create(topic=row.event.topic, part=Part.PUSH_BODY, source='{% include "gone.txt" %}')
+    MessageTemplate.objects.create(topic=row.event.topic, part=PUSH_BODY.name, source='{% include "gone.txt" %}')
     result = fire(notification_ids=[row.pk])
     assert result.failed == [row.pk]
     row.refresh_from_db()
