@@ -279,7 +279,7 @@ def sample_message() -> str:
     """The body the engine publishes for one notification, rendered by the engine itself."""
     from django.utils import timezone
 
-    from delivery.channels import CHANNELS
+    from delivery.channels import adapters
     from delivery.messages import facts_document
     from delivery.rendering import MessageFacts, Renderer
 
@@ -289,7 +289,7 @@ def sample_message() -> str:
         topic_name="Bench", starts_at=now + timedelta(minutes=LEAD), due_at=now, lead_minutes=LEAD,
     )  # fmt: skip
     bodies = {"default": json.dumps(facts_document(facts), separators=(",", ":"))}
-    for channel in CHANNELS.values():
+    for channel in adapters():
         bodies.update(channel.bodies(facts, Renderer({})))
     return json.dumps(bodies, separators=(",", ":"))
 

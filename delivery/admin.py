@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from delivery.channels import template_part
 from delivery.models import DeliveryAttempt, InboxMessage, MessageTemplate, Notification
 from delivery.rendering import template_check
 
@@ -89,9 +90,10 @@ class MessageTemplateForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
-        if data.get("part") and data.get("source") is not None:
+        part = template_part(data.get("part") or "")  # None when the choice was refused already
+        if part is not None and data.get("source") is not None:
             try:
-                template_check(data["part"], data["source"])
+                template_check(part, data["source"])
             except ValidationError as exc:
                 self.add_error("source", exc.message_dict["source"])
         return data

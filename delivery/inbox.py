@@ -17,11 +17,11 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 
 from delivery.aws import sqs_client
-from delivery.channels import IN_APP
+from delivery.channels import inbox_adapter
 from delivery.messages import facts_from_document
 from delivery.models import InboxMessage, Notification
 from delivery.queues import inbox_queue_ensure
-from delivery.rendering import Renderer
+from delivery.selectors import renderer_for_topic
 from subscriptions.selectors import in_app_recipient_ids
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def inbox_deliver(*, document: dict[str, Any]) -> int:
     topic_id = notification.event.topic_id
     recipients = in_app_recipient_ids(topic_id)
     if recipients:
-        body = IN_APP.inbox_body(facts, Renderer.for_topic(topic_id))
+        body = inbox_adapter().inbox_body(facts, renderer_for_topic(topic_id))
         InboxMessage.objects.bulk_create(
             [
                 InboxMessage(

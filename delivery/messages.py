@@ -1,4 +1,4 @@
-"""The one message SNS fans out for one notification (DESIGN.md section 5).
+"""The one message SNS fans out for one notification (docs/decisions/0004).
 
 ``MessageStructure=json``: each protocol reads its own body, rendered by its channel
 (email text and subject, SMS text, APNS/GCM payloads); sqs, https and email-json read
@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from config.utc import utc_iso
-from delivery.channels import CHANNELS, EMAIL
+from delivery.channels import adapters
 from delivery.errors import DeliveryError
 from delivery.models import Notification
 from delivery.rendering import MessageFacts, Renderer
+from delivery.selectors import renderer_for_topic
 from events.models import Event, Topic
 
 # SNS refuses messages over 256 KiB; refuse them ourselves with a clear reason.
@@ -29,7 +30,7 @@ class OutgoingMessage:
     topic_arn: str
     message: str
     attributes: dict[str, dict[str, str]]
-    subject: str
+    subject: str | None  # from the channel that provides one (email); SNS sends none otherwise
     size: int  # bytes SNS counts against its limit: body and attributes
     group_id: str | None = None
     dedup_id: str | None = None
@@ -46,9 +47,10 @@ class OutgoingMessage:
             "Id": str(self.notification_id),
             "Message": self.message,
             "MessageStructure": "json",
-            "Subject": self.subject,
             "MessageAttributes": self.attributes,
         }
+        if self.subject is not None:
+            entry["Subject"] = self.subject
         if self.group_id:
             entry["MessageGroupId"] = self.group_id
             entry["MessageDeduplicationId"] = self.dedup_id
@@ -94,14 +96,15 @@ def build_message(
     notification: Notification, event: Event, topic: Topic, renderer: Renderer | None = None
 ) -> OutgoingMessage:
     """Render every channel's body into one publish; refuse (permanently) one SNS would."""
-    renderer = renderer or Renderer.for_topic(topic.pk)
+    renderer = renderer or renderer_for_topic(topic.pk)
     facts = message_facts(notification, event, topic)
     document = json.dumps(facts_document(facts), separators=(",", ":"))
     bodies = {"default": document}
+    subject = None
     try:
-        for channel in CHANNELS.values():
+        for channel in adapters():
             bodies.update(channel.bodies(facts, renderer))
-        subject = EMAIL.subject(facts, renderer)
+            subject = subject or channel.subject(facts, renderer)
     except Exception as exc:  # a topic's template failing on this event's data: retrying cannot help
         raise DeliveryError(f"rendering failed: {type(exc).__name__}: {exc}", permanent=True) from exc
     body = json.dumps(bodies, separators=(",", ":"))

@@ -16,11 +16,23 @@ from django.core.exceptions import ValidationError
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.utils import timezone
 
-from delivery.models import MessageTemplate
 
-Part = MessageTemplate.Part
+@dataclass(frozen=True)
+class TemplatePart:
+    """One part of one channel's message, declared by its channel adapter. The name is
+    stored in ``MessageTemplate.part`` rows; ``html`` turns autoescaping on."""
 
-_FILES = {part: f"notifications/{part}.{'html' if part == Part.IN_APP_BODY else 'txt'}" for part in Part}
+    name: str
+    html: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ").title()
+
+    @property
+    def default_file(self) -> str:
+        """The template used when the topic has no override of its own."""
+        return f"notifications/{self.name}.{'html' if self.html else 'txt'}"
 
 
 @functools.cache
@@ -67,24 +79,21 @@ class MessageFacts:
 
 
 class Renderer:
-    """Renders the parts of one topic's messages; load it once per topic and batch."""
+    """Renders the parts of one topic's messages; load it once per topic and batch
+    (``delivery.selectors.renderer_for_topic`` reads the topic's overrides)."""
 
     def __init__(self, overrides: dict[str, str]) -> None:
-        self.overrides = overrides
+        self.overrides = overrides  # part name -> template source
 
-    @classmethod
-    def for_topic(cls, topic_id: int) -> "Renderer":
-        return cls(dict(MessageTemplate.objects.filter(topic_id=topic_id).values_list("part", "source")))
-
-    def render(self, part: str, facts: MessageFacts, **extra: Any) -> str:
-        html = part == Part.IN_APP_BODY
-        source = self.overrides.get(part)
-        template = _compile(source, html) if source is not None else _engine(html).get_template(_FILES[part])
+    def render(self, part: TemplatePart, facts: MessageFacts, **extra: Any) -> str:
+        html = part.html
+        source = self.overrides.get(part.name)
+        template = _compile(source, html) if source is not None else _engine(html).get_template(part.default_file)
         with timezone.override(ZoneInfo(settings.NOTIFIER_DISPLAY_TIMEZONE)):
             return template.render(Context({**facts.context, **extra}, autoescape=html)).strip()
 
 
-def template_check(part: str, source: str) -> None:
+def template_check(part: TemplatePart, source: str) -> None:
     """Refuse a template that does not compile or render, with the reason, before it is saved."""
     sample = MessageFacts(
         notification_id=1, key="sample", event_id=1, title="Sample event", description="Sample description",
@@ -92,7 +101,7 @@ def template_check(part: str, source: str) -> None:
         lead_minutes=10,
     )  # fmt: skip
     try:
-        Renderer({part: source}).render(part, sample)
+        Renderer({part.name: source}).render(part, sample)
     except TemplateSyntaxError as exc:
         raise ValidationError({"source": f"Template error: {exc}"}) from exc
     except Exception as exc:  # a filter that fails on real data fails here first

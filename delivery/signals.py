@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
+from delivery.channels import protocol_less_channels
 from delivery.sns_subscriptions import Target, subscription_released, subscription_sync
 from delivery.topics import topic_ensure_sns_quietly
 from events.signals import topic_saved
@@ -42,6 +43,6 @@ def release_subscription(sender: type[Subscription], instance: Subscription, **k
 @receiver(preferences_changed, dispatch_uid="delivery.preferences_changed")
 def apply_preferences(sender: object, user_id: int, **kwargs: Any) -> None:
     # In-app mutes are applied by the inbox consumer; the other channels by filter policies.
-    rows = Subscription.objects.filter(user_id=user_id, active=True).exclude(channel="in_app")
+    rows = Subscription.objects.filter(user_id=user_id, active=True).exclude(channel__in=protocol_less_channels())
     for subscription_id in rows.values_list("pk", flat=True):
         subscription_sync(subscription_id=subscription_id)

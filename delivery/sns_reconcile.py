@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from delivery.aws import sns_client
-from delivery.channels import CHANNELS, MANAGED_PROTOCOLS
+from delivery.channels import adapter_for, managed_protocols, protocol_less_channels
 from delivery.errors import DeliveryError, classify
 from delivery.queues import inbox_attach, inbox_queue_name
 from delivery.sns_subscriptions import (
@@ -70,7 +70,8 @@ def _topic_exists(arn: str) -> bool:
 
 def _rows_by_target(topic: Topic) -> dict[Target, list[Subscription]]:
     groups: dict[Target, list[Subscription]] = defaultdict(list)
-    rows = topic.subscriptions.filter(active=True).exclude(channel="in_app").select_related("topic").order_by("pk")
+    rows = topic.subscriptions.filter(active=True).exclude(channel__in=protocol_less_channels())
+    rows = rows.select_related("topic").order_by("pk")
     for row in rows:
         groups[Target.of(row)].append(row)
     return groups
@@ -78,7 +79,7 @@ def _rows_by_target(topic: Topic) -> dict[Target, list[Subscription]]:
 
 def _sns_endpoint(rows: list[Subscription]) -> str:
     """What SNS lists as the endpoint: the platform endpoint ARN for push."""
-    return rows[0].sns_endpoint_arn if CHANNELS[rows[0].channel].owns_endpoint else rows[0].endpoint
+    return rows[0].sns_endpoint_arn if adapter_for(rows[0].channel).owns_endpoint else rows[0].endpoint
 
 
 def _target_changes(topic: Topic, rows: list[Subscription], existing: dict[str, str]) -> Change | None:
@@ -118,10 +119,11 @@ def _topic_changes(topic: Topic) -> list[Change]:
         arn = topic.sns_topic_arn
         changes.append(Change("+", f"inbox queue {inbox} on {topic.slug}",
                               lambda: inbox_attach(topic_arn=arn, fifo=topic.fifo)))  # fmt: skip
+    protocols = managed_protocols()
     managed = {
         s["Endpoint"]: s["SubscriptionArn"] if s["SubscriptionArn"].startswith("arn:") else PENDING
         for s in listed
-        if s["Protocol"] in MANAGED_PROTOCOLS
+        if s["Protocol"] in protocols
     }
     wanted = set()
     for rows in _rows_by_target(topic).values():
@@ -151,7 +153,8 @@ def _unsubscribe_orphan(arn: str) -> None:
 def _row_changes() -> list[Change]:
     """Rows whose own record is off: in-app status, and inactive rows still holding an ARN."""
     changes = []
-    in_app_off = Subscription.objects.filter(channel="in_app").exclude(active=True, status=Status.CONFIRMED)
+    queue_served = protocol_less_channels()  # in-app: the inbox queue serves it, no SNS subscription per row
+    in_app_off = Subscription.objects.filter(channel__in=queue_served).exclude(active=True, status=Status.CONFIRMED)
     in_app_off = in_app_off.exclude(active=False, status=Status.UNSYNCED)
     inactive_held = Subscription.objects.filter(active=False).exclude(sns_subscription_arn="", sns_endpoint_arn="")
     for row in (in_app_off | inactive_held).order_by("pk"):

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from delivery.aws import sns_client
-from delivery.channels import CHANNELS
+from delivery.channels import adapter_for
 from delivery.errors import DeliveryError, classify
 from delivery.queues import inbox_attach
 from delivery.topics import topic_ensure_sns
@@ -80,7 +80,7 @@ def target_subscribe(rows: list[Subscription]) -> None:
     if not rows:
         return
     first = rows[0]
-    adapter = CHANNELS[first.channel]
+    adapter = adapter_for(first.channel)
     topic_arn = topic_ensure_sns(topic=first.topic)
     endpoint = adapter.sns_endpoint(first)
     endpoint_arn = endpoint if adapter.owns_endpoint else ""
@@ -121,7 +121,7 @@ def arn_release(*, channel: str, subscription_arn: str, endpoint_arn: str, targe
         else:
             sns_unsubscribe(subscription_arn)
     if endpoint_arn and not _still_used(sns_endpoint_arn=endpoint_arn):
-        CHANNELS[channel].release(endpoint_arn=endpoint_arn)
+        adapter_for(channel).release(endpoint_arn=endpoint_arn)
 
 
 def subscription_sync(*, subscription_id: int) -> Subscription | None:
@@ -130,7 +130,7 @@ def subscription_sync(*, subscription_id: int) -> Subscription | None:
     subscription = Subscription.objects.select_related("topic").filter(pk=subscription_id).first()
     if subscription is None:
         return None
-    adapter = CHANNELS[subscription.channel]
+    adapter = adapter_for(subscription.channel)
     try:
         if adapter.sns_protocol is None:  # in-app: the inbox queue on the topic serves it
             topic_arn = topic_ensure_sns(topic=subscription.topic)

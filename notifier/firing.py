@@ -27,6 +27,7 @@ from delivery.messages import OutgoingMessage, build_message
 from delivery.models import DeliveryAttempt, Notification, NotificationState
 from delivery.publishing import Reply, batches, publish_batch
 from delivery.rendering import Renderer
+from delivery.selectors import renderer_for_topic
 from delivery.topics import topic_ensure_sns
 from events.models import Event
 from notifier import reasons
@@ -140,7 +141,7 @@ def _messages(notifications: list[Notification], result: FireResult) -> list[Out
                 raise topics_down[topic.pk]
             if topic.pk not in renderers:
                 topic_ensure_sns(topic=topic)
-                renderers[topic.pk] = Renderer.for_topic(topic.pk)
+                renderers[topic.pk] = renderer_for_topic(topic.pk)
             messages.append(build_message(notification, notification.event, topic, renderers[topic.pk]))
         except DeliveryError as error:
             if topic.pk not in renderers:

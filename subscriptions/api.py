@@ -1,3 +1,5 @@
+from typing import Any
+
 import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -8,7 +10,8 @@ from rest_framework.views import APIView
 
 from events.models import Topic
 from subscriptions import services
-from subscriptions.models import Channel, Preference, PushPlatform, Subscription
+from subscriptions.channels import channel_choices
+from subscriptions.models import Preference, PushPlatform, Subscription
 from subscriptions.selectors import muted_by, subscription_is_muted, user_mutes
 
 
@@ -71,13 +74,19 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
         services.subscription_delete(subscription=instance)
 
 
+class ChannelField(serializers.ChoiceField):
+    """A channel name. The choices are read from the registry whenever a serializer is
+    built (DRF re-creates declared fields per serializer instance), not at import."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=channel_choices(), **kwargs)
+
+
 class PreferenceSerializer(serializers.ModelSerializer):
     muted_topics = serializers.SlugRelatedField(
         slug_field="slug", queryset=Topic.objects.all(), many=True, required=False
     )
-    muted_channels = serializers.ListField(
-        child=serializers.ChoiceField(choices=Channel.choices), required=False, allow_empty=True
-    )
+    muted_channels = serializers.ListField(child=ChannelField(), required=False, allow_empty=True)
 
     class Meta:
         model = Preference

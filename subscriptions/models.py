@@ -3,14 +3,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from events.models import Topic
-
-
-class Channel(models.TextChoices):
-    EMAIL = "email"
-    SMS = "sms"
-    PUSH = "push"
-    WEBHOOK = "webhook"
-    IN_APP = "in_app"
+from subscriptions.channels import channel_choices
 
 
 class PushPlatform(models.TextChoices):
@@ -30,7 +23,8 @@ class Subscription(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions")
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="subscriptions")
-    channel = models.CharField(max_length=16, choices=Channel.choices)
+    # The registry's channels (filled by the delivery app); a callable, so a new channel needs no migration.
+    channel = models.CharField(max_length=16, choices=channel_choices)
     endpoint = models.CharField(
         max_length=2048, blank=True, help_text="Address, E.164 number, device token or https URL."
     )
@@ -64,7 +58,7 @@ class Preference(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
     muted_topics = models.ManyToManyField(Topic, blank=True, related_name="muted_by")
-    muted_channels = ArrayField(models.CharField(max_length=16, choices=Channel.choices), default=list, blank=True)
+    muted_channels = ArrayField(models.CharField(max_length=16, choices=channel_choices), default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

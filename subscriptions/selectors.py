@@ -1,8 +1,12 @@
 """Reads about subscriptions that other apps rely on (who gets what)."""
 
+from functools import reduce
+from operator import or_
+
 from django.db.models import Exists, OuterRef, Q
 
-from subscriptions.models import Channel, Preference, Subscription
+from subscriptions.channels import channel_kinds
+from subscriptions.models import Preference, Subscription
 
 
 def _mutes(topic_id: int, channel: str) -> Q:
@@ -15,12 +19,21 @@ def subscription_is_muted(subscription: Subscription) -> bool:
                                      user_id=subscription.user_id).exists()  # fmt: skip
 
 
+def inbox_channel_names() -> list[str]:
+    """The channels delivered to the in-app inbox (by its queue consumer, not by SNS per user)."""
+    return [kind.name for kind in channel_kinds() if kind.via_inbox]
+
+
 def in_app_recipient_ids(topic_id: int) -> list[int]:
-    """Users with an active in-app subscription to the topic who muted neither it nor in-app."""
-    muting = Preference.objects.filter(_mutes(topic_id, Channel.IN_APP), user_id=OuterRef("user_id"))
+    """Users with an active inbox-channel subscription to the topic who muted neither it nor that channel."""
+    unmuted = [
+        Q(channel=channel) & ~Exists(Preference.objects.filter(_mutes(topic_id, channel), user_id=OuterRef("user_id")))
+        for channel in inbox_channel_names()
+    ]
+    if not unmuted:
+        return []
     return list(
-        Subscription.objects.filter(topic_id=topic_id, channel=Channel.IN_APP, active=True)
-        .exclude(Exists(muting))
+        Subscription.objects.filter(reduce(or_, unmuted), topic_id=topic_id, active=True)
         .values_list("user_id", flat=True)
         .distinct()
     )

@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from events.models import Topic
-from subscriptions.models import Channel, Preference, PushPlatform, Subscription
+from subscriptions.channels import channel_get, channel_kinds
+from subscriptions.models import Preference, PushPlatform, Subscription
 from subscriptions.signals import preferences_changed, subscription_changed
 from subscriptions.validation import normalize_endpoint
 
@@ -22,7 +23,8 @@ def _refuse_duplicate(
 
 
 def _checked_platform(channel: str, platform: str) -> str:
-    if channel != Channel.PUSH:
+    kind = channel_get(channel)
+    if kind is None or not kind.takes_platform:
         if platform:
             raise ValidationError({"platform": "Only push subscriptions have a platform."})
         return ""
@@ -33,9 +35,11 @@ def _checked_platform(channel: str, platform: str) -> str:
 
 
 def _refuse_fifo_channel(topic: Topic, channel: str) -> None:
-    if topic.fifo and channel != Channel.IN_APP:
+    kind = channel_get(channel)
+    if topic.fifo and (kind is None or not kind.reaches_fifo_topics):
+        possible = ", ".join(k.name for k in channel_kinds() if k.reaches_fifo_topics)
         raise ValidationError(
-            {"channel": "This topic is FIFO: SNS FIFO topics deliver only to queues, so only in_app is possible."}
+            {"channel": f"This topic is FIFO: SNS FIFO topics deliver only to queues, so only {possible} is possible."}
         )
 
 
@@ -114,7 +118,7 @@ def preference_update(
         preference, _ = Preference.objects.select_for_update().get_or_create(user=user)
         if muted_channels is not None:
             channels = sorted(set(muted_channels))
-            unknown = [c for c in channels if c not in Channel.values]
+            unknown = [c for c in channels if channel_get(c) is None]
             if unknown:
                 raise ValidationError({"muted_channels": f"Unknown channel(s): {', '.join(unknown)}."})
             preference.muted_channels = channels

@@ -1,9 +1,14 @@
-"""One class per channel, one interface (DESIGN.md section 3): how its subscribers are
-reached through SNS and what body its protocol gets in the one publish per notification."""
+"""One class per channel, one interface (docs/channels.md): what a valid endpoint is,
+which template parts its message has, how its subscribers are reached through SNS and
+what body its protocol gets in the one publish per notification.
+
+An adapter satisfies ``subscriptions.channels.ChannelKind``: the subscriptions app reads
+name, label, endpoint rules and the in-app special cases from it through the registry.
+"""
 
 from typing import TYPE_CHECKING
 
-from delivery.rendering import MessageFacts, Renderer
+from delivery.rendering import MessageFacts, Renderer, TemplatePart
 
 if TYPE_CHECKING:
     from subscriptions.models import Subscription
@@ -11,15 +16,43 @@ if TYPE_CHECKING:
 
 class ChannelAdapter:
     name: str
-    # The SNS protocol of its subscriptions; None when SNS does not hold one per user.
+    label: str
+    # The SNS protocol of its subscriptions; None when SNS does not hold one per user
+    # (the inbox queue, subscribed to every topic, serves the channel instead).
     sns_protocol: str | None
     # Whether ``sns_endpoint`` creates an SNS resource (kept in ``sns_endpoint_arn``).
     owns_endpoint = False
+    # Whether its subscriptions name a device platform (``Subscription.platform``).
+    takes_platform = False
+    # The parts of its message a topic may override (``MessageTemplate.part``).
+    template_parts: tuple[TemplatePart, ...] = ()
+
+    @property
+    def via_inbox(self) -> bool:
+        """No SNS subscription per user means the inbox queue delivers it."""
+        return self.sns_protocol is None
+
+    @property
+    def reaches_fifo_topics(self) -> bool:
+        """SNS FIFO topics deliver only to SQS queues; of ours, that is the inbox queue."""
+        return self.via_inbox
+
+    def normalize_endpoint(self, value: str) -> str:
+        """The endpoint in canonical form; raises ``ValidationError`` with the reason."""
+        raise NotImplementedError
 
     def bodies(self, facts: MessageFacts, renderer: Renderer) -> dict[str, str]:
         """The ``MessageStructure=json`` entries this channel's protocol reads; none
         when it reads the ``default`` entry, the JSON document (SNS falls back to it)."""
         return {}
+
+    def subject(self, facts: MessageFacts, renderer: Renderer) -> str | None:
+        """The SNS ``Subject`` of the publish, if this channel provides it (one does: email)."""
+        return None
+
+    def inbox_body(self, facts: MessageFacts, renderer: Renderer) -> str:
+        """The HTML body of the inbox rows; only a channel the inbox delivers has one."""
+        raise NotImplementedError(f"channel {self.name} is not delivered to the inbox")
 
     def sns_endpoint(self, subscription: "Subscription") -> str:
         """What to subscribe in SNS for this subscription (may create an SNS resource)."""
@@ -27,3 +60,6 @@ class ChannelAdapter:
 
     def release(self, *, endpoint_arn: str) -> None:
         """Free what ``sns_endpoint`` created, once the subscription is gone."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"

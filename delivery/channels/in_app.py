@@ -1,5 +1,10 @@
+from django.core.exceptions import ValidationError
+
 from delivery.channels.base import ChannelAdapter
-from delivery.rendering import MessageFacts, Part, Renderer
+from delivery.rendering import MessageFacts, Renderer, TemplatePart
+
+# HTML, autoescaped: an event title cannot inject markup into the inbox.
+IN_APP_BODY = TemplatePart("in_app_body", html=True)
 
 
 class InAppChannel(ChannelAdapter):
@@ -7,7 +12,14 @@ class InAppChannel(ChannelAdapter):
     JSON document); the consumer renders the HTML body when it writes the inbox rows."""
 
     name = "in_app"
+    label = "In App"
     sns_protocol = None
+    template_parts = (IN_APP_BODY,)
+
+    def normalize_endpoint(self, value: str) -> str:
+        if value:
+            raise ValidationError("In-app subscriptions take no endpoint; leave it empty.")
+        return ""
 
     def inbox_body(self, facts: MessageFacts, renderer: Renderer) -> str:
-        return renderer.render(Part.IN_APP_BODY, facts)
+        return renderer.render(IN_APP_BODY, facts)

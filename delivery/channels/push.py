@@ -9,16 +9,21 @@ import re
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from delivery.aws import sns_client
 from delivery.channels.base import ChannelAdapter
 from delivery.errors import DeliveryError, classify
-from delivery.rendering import MessageFacts, Part, Renderer
+from delivery.rendering import MessageFacts, Renderer, TemplatePart
 
 if TYPE_CHECKING:
     from subscriptions.models import Subscription
 
 logger = logging.getLogger(__name__)
+
+PUSH_TITLE = TemplatePart("push_title")
+PUSH_BODY = TemplatePart("push_body")
+TOKEN_MAX_CHARS = 2048
 
 _SNS_PLATFORM = {"gcm": "GCM", "apns": "APNS", "apns_sandbox": "APNS_SANDBOX"}
 # CreatePlatformEndpoint names the existing endpoint when a token is already registered.
@@ -74,11 +79,19 @@ def _payloads(title: str, body: str, facts: MessageFacts) -> dict[str, str]:
 
 class PushChannel(ChannelAdapter):
     name = "push"
+    label = "Push"
     sns_protocol = "application"
     owns_endpoint = True
+    takes_platform = True
+    template_parts = (PUSH_TITLE, PUSH_BODY)
+
+    def normalize_endpoint(self, value: str) -> str:
+        if not value or len(value) > TOKEN_MAX_CHARS:
+            raise ValidationError(f"Enter the device token (1-{TOKEN_MAX_CHARS} characters).")
+        return value
 
     def bodies(self, facts: MessageFacts, renderer: Renderer) -> dict[str, str]:
-        return _payloads(renderer.render(Part.PUSH_TITLE, facts), renderer.render(Part.PUSH_BODY, facts), facts)
+        return _payloads(renderer.render(PUSH_TITLE, facts), renderer.render(PUSH_BODY, facts), facts)
 
     def sns_endpoint(self, subscription: "Subscription") -> str:
         """The device's application endpoint, created or re-enabled (SNS disables an

@@ -1,7 +1,13 @@
 import math
+import re
+
+from django.core.exceptions import ValidationError
 
 from delivery.channels.base import ChannelAdapter
-from delivery.rendering import MessageFacts, Part, Renderer
+from delivery.rendering import MessageFacts, Renderer, TemplatePart
+
+SMS_BODY = TemplatePart("sms_body")
+E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
 _GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -35,20 +41,28 @@ def sms_segments(text: str) -> int:
 
 class SmsChannel(ChannelAdapter):
     name = "sms"
+    label = "Sms"
     sns_protocol = "sms"
+    template_parts = (SMS_BODY,)
+
+    def normalize_endpoint(self, value: str) -> str:
+        compact = re.sub(r"[\s\-().]", "", value)  # people type spaces, dashes and brackets
+        if not E164.match(compact):
+            raise ValidationError("Enter the number in E.164 form, e.g. +447700900123.")
+        return compact
 
     def text(self, facts: MessageFacts, renderer: Renderer) -> str:
         """The SMS text, in one segment where possible: the event title gives way first
         (shortened with "..."), so the time, which is the point of the message, stays."""
         title = facts.title
-        text = renderer.render(Part.SMS_BODY, facts)
+        text = renderer.render(SMS_BODY, facts)
         for _ in range(8):  # each round recomputes: shortening may switch UCS-2 to GSM-7
             if sms_segments(text) == 1 or not title:
                 break
             overflow = _length(text) - _single_segment_limit(text)
             title = title[: max(len(title) - overflow - 3, 0)].rstrip()
             event = {**facts.context["event"], "title": f"{title}..." if title else ""}
-            text = renderer.render(Part.SMS_BODY, facts, event=event)
+            text = renderer.render(SMS_BODY, facts, event=event)
         return text
 
     def bodies(self, facts: MessageFacts, renderer: Renderer) -> dict[str, str]:

@@ -1,4 +1,9 @@
+from django.core.validators import URLValidator
+
 from delivery.channels.base import ChannelAdapter
+
+# SNS signs what it posts, but only TLS keeps the notification private on its way.
+_https_url = URLValidator(schemes=["https"], message="Enter an https:// URL.")
 
 
 class WebhookChannel(ChannelAdapter):
@@ -6,4 +11,9 @@ class WebhookChannel(ChannelAdapter):
     SNS (SignatureVersion 2, set on every topic), after it confirmed the subscription."""
 
     name = "webhook"
+    label = "Webhook"
     sns_protocol = "https"
+
+    def normalize_endpoint(self, value: str) -> str:
+        _https_url(value)
+        return value

@@ -5,10 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from delivery.channels.sms import sms_segments
+from delivery.channels.email import EMAIL_SUBJECT
+from delivery.channels.push import PUSH_BODY
+from delivery.channels.sms import SMS_BODY, sms_segments
 from delivery.messages import build_message
 from delivery.models import MessageTemplate, Notification
-from delivery.rendering import Part
 from notifier.firing import fire
 from tests.aws import sns_published
 from tests.factories import make_event, make_topic
@@ -57,9 +58,9 @@ def test_display_timezone_is_a_setting(settings):
 
 
 def test_text_is_not_html_escaped_but_the_in_app_body_is():
-    from delivery.channels import IN_APP
+    from delivery.channels import inbox_adapter
     from delivery.messages import message_facts
-    from delivery.rendering import Renderer
+    from delivery.selectors import renderer_for_topic
 
     title = 'Q&A <script>alert("x")</script>'
     _, bodies = message_for(title=title)
@@ -68,7 +69,7 @@ def test_text_is_not_html_escaped_but_the_in_app_body_is():
     topic = make_topic()
     event = make_event(topic, starts_at=STARTS, title=title)
     notification = Notification(pk=1, event=event, key="k", lead_minutes=10, due_at=STARTS, deadline=STARTS)
-    html = IN_APP.inbox_body(message_facts(notification, event, topic), Renderer.for_topic(topic.pk))
+    html = inbox_adapter().inbox_body(message_facts(notification, event, topic), renderer_for_topic(topic.pk))
     assert "<script>" not in html and "Q&amp;A &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
     assert html.startswith("<p><strong>")  # the template's own markup stays
 
@@ -86,9 +87,9 @@ def test_sms_fits_one_segment_by_shortening_the_title():
 def test_topic_template_overrides_the_default():
     topic = make_topic()
     MessageTemplate.objects.create(
-        topic=topic, part=Part.SMS_BODY, source="KICK-OFF {{ starts_time_text }}: {{ event.title }}"
+        topic=topic, part=SMS_BODY.name, source="KICK-OFF {{ starts_time_text }}: {{ event.title }}"
     )
-    MessageTemplate.objects.create(topic=topic, part=Part.EMAIL_SUBJECT, source="[{{ topic.name }}] {{ event.title }}")
+    MessageTemplate.objects.create(topic=topic, part=EMAIL_SUBJECT.name, source="[{{ topic.name }}] {{ event.title }}")
     message, bodies = message_for(topic=topic)
     assert bodies["sms"] == "KICK-OFF 14:30 UTC: Arsenal v Spurs"
     assert message.subject == "[Kick-offs] Arsenal v Spurs"
@@ -109,7 +110,7 @@ def test_the_publish_carries_every_body_and_the_subject_through_sns():
 def test_a_template_failing_at_send_time_fails_the_notification_with_the_reason():
     row = armed_row()
     # Saved around the admin's check (which would refuse it): the fire path must still cope.
-    MessageTemplate.objects.create(topic=row.event.topic, part=Part.PUSH_BODY, source='{% include "gone.txt" %}')
+    MessageTemplate.objects.create(topic=row.event.topic, part=PUSH_BODY.name, source='{% include "gone.txt" %}')
     result = fire(notification_ids=[row.pk])
     assert result.failed == [row.pk]
     row.refresh_from_db()

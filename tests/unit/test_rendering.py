@@ -4,9 +4,9 @@ subjects, template checks (the rendered messages are in tests/integration/test_r
 import pytest
 from django.core.exceptions import ValidationError
 
-from delivery.channels.email import sns_subject
-from delivery.channels.sms import sms_segments
-from delivery.rendering import Part, template_check
+from delivery.channels.email import EMAIL_BODY, sns_subject
+from delivery.channels.sms import SMS_BODY, sms_segments
+from delivery.rendering import template_check
 
 
 def test_sms_segment_counting():
@@ -25,7 +25,7 @@ def test_email_subject_is_sns_safe():
 
 def test_broken_templates_are_refused_with_the_reason():
     with pytest.raises(ValidationError, match="Template error"):
-        template_check(Part.SMS_BODY, "{% if %}")
+        template_check(SMS_BODY, "{% if %}")
     with pytest.raises(ValidationError, match="Template error"):
-        template_check(Part.EMAIL_BODY, "{% load nonexistent %}")
-    template_check(Part.SMS_BODY, "{{ event.title }} at {{ starts_time_text }}")  # a good one passes
+        template_check(EMAIL_BODY, "{% load nonexistent %}")
+    template_check(SMS_BODY, "{{ event.title }} at {{ starts_time_text }}")  # a good one passes

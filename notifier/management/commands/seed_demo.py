@@ -12,7 +12,8 @@ from delivery.queues import queue_subscribe
 from delivery.topics import topic_ensure_sns
 from events import services as event_services
 from events.models import Topic
-from subscriptions.models import Channel, Subscription
+from subscriptions.models import Subscription
+from subscriptions.services import subscription_create
 
 DEMO_TOPIC = "demo-kickoffs"
 DEMO_QUEUE = "notifier-demo-inbox"
@@ -45,7 +46,8 @@ class Command(BaseCommand):
             queue_url = queue_subscribe(queue_name=DEMO_QUEUE, topic_arn=topic_ensure_sns(topic=topic, verify=True))
         except DeliveryError as exc:
             raise CommandError(f"SNS/SQS unreachable ({exc}); set AWS_ENDPOINT_URL or AWS credentials") from exc
-        Subscription.objects.get_or_create(user=user, topic=topic, channel=Channel.IN_APP, endpoint="")
+        if not Subscription.objects.filter(user=user, topic=topic, channel="in_app").exists():
+            subscription_create(user=user, topic=topic, channel="in_app")
 
         now = timezone.now()
         lead = topic.default_lead_minutes
