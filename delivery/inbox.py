@@ -22,7 +22,7 @@ from delivery.messages import facts_from_document
 from delivery.models import InboxMessage, Notification
 from delivery.queues import inbox_queue_ensure
 from delivery.selectors import renderer_for_topic
-from subscriptions.selectors import in_app_recipient_ids
+from subscriptions.selectors import inbox_recipient_ids
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def inbox_deliver(*, document: dict[str, Any]) -> int:
     if notification is None:
         raise UnknownNotification(f"notification {facts.notification_id} with key {facts.key} is not in the ledger")
     topic_id = notification.event.topic_id
-    recipients = in_app_recipient_ids(topic_id)
+    recipients = inbox_recipient_ids(topic_id)
     if recipients:
         body = inbox_adapter().inbox_body(facts, renderer_for_topic(topic_id))
         InboxMessage.objects.bulk_create(

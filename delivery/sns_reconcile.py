@@ -154,10 +154,10 @@ def _row_changes() -> list[Change]:
     """Rows whose own record is off: in-app status, and inactive rows still holding an ARN."""
     changes = []
     queue_served = protocol_less_channels()  # in-app: the inbox queue serves it, no SNS subscription per row
-    in_app_off = Subscription.objects.filter(channel__in=queue_served).exclude(active=True, status=Status.CONFIRMED)
-    in_app_off = in_app_off.exclude(active=False, status=Status.UNSYNCED)
+    inbox_rows_off = Subscription.objects.filter(channel__in=queue_served).exclude(active=True, status=Status.CONFIRMED)
+    inbox_rows_off = inbox_rows_off.exclude(active=False, status=Status.UNSYNCED)
     inactive_held = Subscription.objects.filter(active=False).exclude(sns_subscription_arn="", sns_endpoint_arn="")
-    for row in (in_app_off | inactive_held).order_by("pk"):
+    for row in (inbox_rows_off | inactive_held).order_by("pk"):
         changes.append(Change("~", f"subscription {row.pk} ({row.channel}): record its SNS state",
                               lambda pk=row.pk: subscription_sync(subscription_id=pk)))  # fmt: skip
     return changes

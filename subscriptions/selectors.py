@@ -24,7 +24,7 @@ def inbox_channel_names() -> list[str]:
     return [kind.name for kind in channel_kinds() if kind.via_inbox]
 
 
-def in_app_recipient_ids(topic_id: int) -> list[int]:
+def inbox_recipient_ids(topic_id: int) -> list[int]:
     """Users with an active inbox-channel subscription to the topic who muted neither it nor that channel."""
     unmuted = [
         Q(channel=channel) & ~Exists(Preference.objects.filter(_mutes(topic_id, channel), user_id=OuterRef("user_id")))

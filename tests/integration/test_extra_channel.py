@@ -5,10 +5,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.test import RequestFactory
 
 import subscriptions.channels
 from delivery.channels import (
@@ -25,32 +22,9 @@ from subscriptions.selectors import subscription_is_muted
 from subscriptions.services import preference_update, subscription_create
 from tests.clients import client_for
 from tests.factories import make_event, make_topic
+from tests.forms import admin_form, admin_form_field, values
 
-PUBLIC_CHANNELS = ["email", "sms", "push", "webhook", "in_app"]  # the API contract: never change
-STORED_PARTS = ["email_subject", "email_body", "sms_body", "push_title", "push_body", "in_app_body"]
 STARTS = datetime(2026, 11, 21, 14, 30, tzinfo=UTC)
-
-
-def values(choices) -> list[str]:
-    return [value for value, _ in choices if value]  # a form's blank choice is not a channel
-
-
-def admin_form(model):
-    """The form class the admin builds for a request (afresh each time, as in the admin)."""
-    request = RequestFactory().get("/admin/")
-    request.user = get_user_model()(is_active=True, is_superuser=True)
-    return admin.site._registry[model].get_form(request)
-
-
-def admin_form_field(model, name: str):
-    return admin_form(model).base_fields[name]
-
-
-def sample_facts() -> MessageFacts:
-    return MessageFacts(
-        notification_id=1, key="k", event_id=1, title="Match", description="", topic_slug="t", topic_name="T",
-        starts_at=STARTS, due_at=STARTS - timedelta(minutes=10), lead_minutes=10,
-    )  # fmt: skip
 
 
 # --- a channel nobody else knows about -----------------------------------------------

@@ -6,9 +6,6 @@ nobody else knows about is accepted everywhere without another edit."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.test import RequestFactory
 
 from delivery.channels import (
     ADAPTERS,
@@ -25,25 +22,11 @@ from subscriptions.api import PreferenceSerializer, SubscriptionSerializer
 from subscriptions.channels import channel_choices, channel_kinds, channel_register
 from subscriptions.models import Preference, Subscription
 from subscriptions.selectors import inbox_channel_names
+from tests.forms import admin_form_field, values
 
 PUBLIC_CHANNELS = ["email", "sms", "push", "webhook", "in_app"]  # the API contract: never change
 STORED_PARTS = ["email_subject", "email_body", "sms_body", "push_title", "push_body", "in_app_body"]
 STARTS = datetime(2026, 11, 21, 14, 30, tzinfo=UTC)
-
-
-def values(choices) -> list[str]:
-    return [value for value, _ in choices if value]  # a form's blank choice is not a channel
-
-
-def admin_form(model):
-    """The form class the admin builds for a request (afresh each time, as in the admin)."""
-    request = RequestFactory().get("/admin/")
-    request.user = get_user_model()(is_active=True, is_superuser=True)
-    return admin.site._registry[model].get_form(request)
-
-
-def admin_form_field(model, name: str):
-    return admin_form(model).base_fields[name]
 
 
 def sample_facts() -> MessageFacts:
