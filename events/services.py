@@ -5,17 +5,11 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.dispatch import Signal
 from django.utils import timezone
 
+from config.announce import announce_on_commit
 from events.models import Event, Topic
 from events.signals import event_changed, topic_saved
-
-
-def _announce_on_commit(signal: Signal, sender: type, **ids: int) -> None:
-    # Robust: a receiver that fails is logged and the others still run; the scheduler's
-    # arm pass and sync_sns catch up with whatever it missed.
-    transaction.on_commit(lambda: signal.send(sender=sender, **ids), robust=True)
 
 
 def event_start_check(starts_at: datetime | None) -> None:
@@ -44,7 +38,7 @@ def topic_create(
         topic.default_lead_minutes = default_lead_minutes
     topic.full_clean()
     topic.save()
-    _announce_on_commit(topic_saved, Topic, topic_id=topic.pk)
+    announce_on_commit(topic_saved, Topic, topic_id=topic.pk)
     return topic
 
 
@@ -59,7 +53,7 @@ def topic_update(*, topic: Topic, **fields: object) -> Topic:
         setattr(topic, name, value)
     topic.full_clean()
     topic.save()
-    _announce_on_commit(topic_saved, Topic, topic_id=topic.pk)
+    announce_on_commit(topic_saved, Topic, topic_id=topic.pk)
     if lead_changed:
         topic_id = topic.pk
         transaction.on_commit(lambda: _announce_events_following_default(topic_id))
@@ -74,7 +68,7 @@ def _announce_events_following_default(topic_id: int) -> None:
         topic_id=topic_id, lead_minutes__isnull=True, status=Event.Status.SCHEDULED, starts_at__gt=timezone.now()
     )
     for event_id in upcoming.values_list("pk", flat=True).iterator():
-        _announce_on_commit(event_changed, Event, event_id=event_id)
+        announce_on_commit(event_changed, Event, event_id=event_id)
 
 
 def event_create(
@@ -89,7 +83,7 @@ def event_create(
     event = Event(topic=topic, title=title, description=description, starts_at=starts_at, lead_minutes=lead_minutes)
     event.full_clean()
     event.save()
-    _announce_on_commit(event_changed, Event, event_id=event.pk)
+    announce_on_commit(event_changed, Event, event_id=event.pk)
     return event
 
 
@@ -112,7 +106,7 @@ def event_update(*, event: Event, **fields: object) -> Event:
         current.full_clean()
         if changed:
             current.save(update_fields=[*changed, "updated_at"])
-            _announce_on_commit(event_changed, Event, event_id=current.pk)
+            announce_on_commit(event_changed, Event, event_id=current.pk)
     return current
 
 
@@ -123,5 +117,5 @@ def event_cancel(*, event: Event) -> Event:
         if current.status != Event.Status.CANCELLED:
             current.status = Event.Status.CANCELLED
             current.save(update_fields=["status", "updated_at"])
-            _announce_on_commit(event_changed, Event, event_id=current.pk)
+            announce_on_commit(event_changed, Event, event_id=current.pk)
     return current

@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from config.announce import announce_on_commit
 from events.models import Topic
 from subscriptions.channels import channel_get, channel_kinds
 from subscriptions.models import Preference, PushPlatform, Subscription
@@ -57,7 +58,7 @@ def subscription_create(
     subscription = Subscription.objects.create(
         user=user, topic=topic, channel=channel, endpoint=endpoint, platform=platform, active=active
     )
-    _announce_change(subscription.pk)
+    announce_on_commit(subscription_changed, Subscription, subscription_id=subscription.pk)
     return subscription
 
 
@@ -81,22 +82,14 @@ def subscription_update(*, subscription: Subscription, **fields: object) -> Subs
     # Only what users edit: the SNS state columns belong to the sync, which may have
     # written them after this instance was loaded.
     subscription.save(update_fields=["endpoint", "platform", "active", "updated_at"])
-    _announce_change(subscription.pk)
+    announce_on_commit(subscription_changed, Subscription, subscription_id=subscription.pk)
     return subscription
 
 
 def subscription_resync(*, subscription_ids: Iterable[int]) -> None:
     """Mirror these subscriptions in SNS again (the admin's action): nothing is written here."""
     for subscription_id in subscription_ids:
-        _announce_change(subscription_id)
-
-
-def _announce_change(subscription_id: int) -> None:
-    # After commit, so a rolled-back save changes nothing in SNS; a receiver failure is
-    # logged, recorded on the row by the mirror, and repaired by sync_sns.
-    transaction.on_commit(
-        lambda: subscription_changed.send(sender=Subscription, subscription_id=subscription_id), robust=True
-    )
+        announce_on_commit(subscription_changed, Subscription, subscription_id=subscription_id)
 
 
 def subscription_delete(*, subscription: Subscription) -> None:
@@ -125,6 +118,5 @@ def preference_update(
         preference.save()  # also when only the topics change: updated_at records the change
         if muted_topics is not None:
             preference.muted_topics.set(list(muted_topics))
-        user_id = user.pk
-        transaction.on_commit(lambda: preferences_changed.send(sender=Preference, user_id=user_id))
+        announce_on_commit(preferences_changed, Preference, user_id=user.pk)
     return preference
