@@ -115,6 +115,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Topics, events, subscriptions and the notification ledger.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The enum hook first (the default), then the error replies every operation can give.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_schema.add_error_responses",
+    ],
 }
 
 # --- Redis and Celery ------------------------------------------------------

@@ -50,3 +50,12 @@ def test_garbage_never_reaches_a_500(staff_api):
 def test_malformed_json_body_is_400(staff_api):
     reply = staff_api.generic("POST", "/api/v1/events/", "{not json", content_type="application/json")
     assert reply.status_code == 400 and "detail" in reply.json()
+
+
+def test_an_api_url_no_route_matches_answers_json_404(staff_api):
+    # Found by the schema fuzzer: a non-integer id matched no route and got Django's HTML page.
+    for method, url in (("get", "/api/v1/events/0.5/"), ("post", "/api/v1/inbox/0.5/read/"), ("get", "/api/v1/x/")):
+        response = getattr(staff_api, method)(url)
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"detail": "Not found."}
