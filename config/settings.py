@@ -4,6 +4,7 @@ Every knob has an environment variable; secrets also accept a ``*_FILE`` variant
 (a path to a file holding the value), as Docker and Kubernetes secrets mount them.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,10 +35,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "accounts",  # after knox: its admin replaces knox's
     "events",
     "subscriptions",
     "delivery",
@@ -100,7 +102,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",  # knox: digests in the database
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -120,6 +122,23 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api_schema.add_error_responses",
     ],
+}
+
+# --- API tokens (issue 12; docs/decisions/0009-api-tokens.md) -----------------
+# django-rest-knox stores a SHA-512 digest per token, never the key. Tokens expire: a
+# leaked one stops working on its own (30 days by default); clients ask for a new one.
+NOTIFIER_TOKEN_TTL_HOURS = env.int("NOTIFIER_TOKEN_TTL_HOURS", default=720)
+if NOTIFIER_TOKEN_TTL_HOURS < 1:
+    raise environ.ImproperlyConfigured("NOTIFIER_TOKEN_TTL_HOURS must be at least 1 (tokens always expire)")
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=NOTIFIER_TOKEN_TTL_HOURS),
+    # The header clients have always sent: "Authorization: Token <key>".
+    "AUTH_HEADER_PREFIX": "Token",
+    # No cap on tokens per user (knox would answer 403 once reached, locking out a client
+    # that never logs out until its tokens expire); the "auth" throttle bounds issuance.
+    "TOKEN_LIMIT_PER_USER": None,
+    # A fixed lifetime: a token used every day still ends after the TTL.
+    "AUTO_REFRESH": False,
 }
 
 # --- Redis and Celery ------------------------------------------------------

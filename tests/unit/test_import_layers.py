@@ -1,7 +1,7 @@
 """The dependency direction of the code, read from the source: imports inside functions
 count, so a cycle cannot hide behind a late import.
 
-Bottom to top: the leaf modules of ``config`` (settings and pure helpers), ``events``,
+Bottom to top: the leaf modules of ``config`` (settings and pure helpers), ``accounts``, ``events``,
 ``subscriptions``, ``delivery``, ``notifier``, then the wiring of ``config`` (URLs, the
 Celery app, the API error handler). A module imports its own layer or lower ones.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("events", "subscriptions", "delivery", "notifier")
+APPS = ("accounts", "events", "subscriptions", "delivery", "notifier")
 CONFIG_WIRING = {
     "config",
     "config.urls",

@@ -5,8 +5,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from accounts.services import token_issue
 from delivery.errors import DeliveryError
 from delivery.queues import queue_subscribe
 from delivery.topics import topic_ensure_sns
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-        token, _ = Token.objects.get_or_create(user=user)
+        _, token = token_issue(user=user)  # the key is shown only now: knox stores its digest
 
         topic = Topic.objects.filter(slug=DEMO_TOPIC).first() or event_services.topic_create(
             slug=DEMO_TOPIC, name="Demo kick-offs", description="Created by seed_demo.", default_lead_minutes=10
@@ -56,5 +56,5 @@ class Command(BaseCommand):
             event = event_services.event_create(topic=topic, title=f"Demo kick-off #{minute}", starts_at=starts_at)
             due = starts_at - timedelta(minutes=lead)
             self.stdout.write(f"event {event.pk} starts {starts_at:%H:%M:%S} UTC, notification due {due:%H:%M:%S} UTC")
-        self.stdout.write(f"login: {username} / {password}   API token: {token.key}")
+        self.stdout.write(f"login: {username} / {password}   API token: {token}")
         self.stdout.write(f"demo inbox queue: {queue_url}")
