@@ -164,11 +164,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     # Anonymous requests by address, authenticated ones by user; views with a throttle_scope
     # ("auth", "verification") are also held to that scope's rate. Counters live in the
-    # Redis cache below, shared by every web pod.
+    # Redis cache below, shared by every web pod; DRF's classes, failing open without Redis.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "config.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
+        "config.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": NOTIFIER_THROTTLE_ANON,
@@ -197,6 +197,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "notifier:cache",
+        # A hung Redis must not hang requests: the throttles fail open (config/throttling.py).
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }
 

@@ -8,6 +8,9 @@ make new throttle classes that the views, which hold the old ones, never use. So
 replace that one attribute, which every throttle reads per request, with monkeypatch (undone
 after each test). The counters themselves start empty in every test (tests/conftest.py)."""
 
+import logging
+import socket
+
 import pytest
 from django.conf import settings
 from rest_framework.response import Response
@@ -89,6 +92,17 @@ def test_forwarded_for_counts_only_with_proxies_configured(rates, plain_user, se
         forwarded = f"203.0.113.9, {address}"
         assert client.post("/api/v1/auth/token/", login, HTTP_X_FORWARDED_FOR=forwarded).status_code == 200
     assert client.post("/api/v1/auth/token/", login, HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.4").status_code == 429
+
+
+def test_without_redis_the_api_answers_unthrottled_and_logs_it(rates, user_api, settings, caplog):
+    with socket.socket() as probe:  # a port nothing listens on: Redis is down
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{dead}/12"}}
+    rates(user="1/min")
+    with caplog.at_level(logging.WARNING, logger="config.throttling"):
+        assert [user_api.get("/api/v1/topics/").status_code for _ in range(2)] == [200, 200]
+    assert "Redis unavailable" in caplog.text
 
 
 class _SendCode(APIView):
