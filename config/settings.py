@@ -118,6 +118,8 @@ for _name, _rate in {
 # Proxies in front of the web pods that append to X-Forwarded-For (1 behind the chart's
 # ingress). 0 trusts no header: the client is REMOTE_ADDR, which a client cannot forge.
 NOTIFIER_NUM_PROXIES = env.int("NOTIFIER_NUM_PROXIES", default=0)
+if NOTIFIER_NUM_PROXIES < 0:
+    raise environ.ImproperlyConfigured("NOTIFIER_NUM_PROXIES must be 0 or more")
 # A user's subscriptions, all channels and states together (one user fanning out to
 # arbitrary addresses was the audit's finding).
 NOTIFIER_MAX_SUBSCRIPTIONS_PER_USER = env.int("NOTIFIER_MAX_SUBSCRIPTIONS_PER_USER", default=100)
@@ -137,8 +139,9 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = NOTIFIER_LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=NOTIFIER_LOGIN_COOLOFF_MINUTES)
-# Username and address together: an attacker elsewhere cannot lock the real user out, and
-# one address cannot try many usernames without locking each.
+# Username and address together: a stranger failing on purpose elsewhere cannot lock the real
+# user out. The price: one address may try each username up to the limit; the "anon" and
+# "auth" rates slow that down.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # "repeated failures": a success in between starts the count again
 # The client address as the throttles see it (NOTIFIER_NUM_PROXIES), so the two agree.
@@ -311,6 +314,9 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "werkzeug": {"level": "WARNING"},  # moto server access log in tests and make run
+        # django-axes' start-up banner, at INFO in every process (commands too); its login
+        # failures and lockouts (axes.handlers) stay at WARNING.
+        "axes.apps": {"level": "WARNING"},
     },
 }
 

@@ -101,6 +101,20 @@ def test_repeated_failures_lock_the_admin_login_for_that_user_and_address(client
 
 
 @pytest.mark.django_db
+def test_behind_a_proxy_the_lockout_keys_on_the_forwarded_address(client, staff_user, settings):
+    """Axes reads the client address as the throttles do (config/client_ip.py): with one
+    trusted proxy, clients behind it are told apart, not all locked out together."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    form = {"username": "ops", "next": "/admin/"}
+    for _ in range(5):
+        client.post("/admin/login/", {**form, "password": "wrong"}, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    mallory = client.post("/admin/login/", {**form, "password": "pw-ops-123"}, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert mallory.status_code == 429
+    other = client.post("/admin/login/", {**form, "password": "pw-ops-123"}, HTTP_X_FORWARDED_FOR="198.51.100.2")
+    assert other.status_code == 302 and _logged_in(client)
+
+
+@pytest.mark.django_db
 def test_a_success_before_the_limit_starts_the_count_again(client, staff_user):
     for _ in range(4):
         _admin_login(client, "wrong")
