@@ -4,6 +4,7 @@ Every knob has an environment variable; secrets also accept a ``*_FILE`` variant
 (a path to a file holding the value), as Docker and Kubernetes secrets mount them.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "accounts",  # after knox: its admin replaces knox's
+    "axes",
     "events",
     "subscriptions",
     "delivery",
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -87,9 +91,62 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's four: they apply where a password is chosen (admin forms, validate_password), not
+# to create_user, so fixtures and seed_demo's random 12-character password are unaffected.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Abuse limits (issue 12; README: The REST API, Limits) -------------------
+# Request rates as DRF writes them, "<count>/<sec|min|hour|day>". Generous for people and
+# scripts, strict where guessing pays: passwords (the token endpoint) and verification codes.
+NOTIFIER_THROTTLE_USER = env.str("NOTIFIER_THROTTLE_USER", default="600/min")
+NOTIFIER_THROTTLE_ANON = env.str("NOTIFIER_THROTTLE_ANON", default="60/min")
+NOTIFIER_THROTTLE_AUTH = env.str("NOTIFIER_THROTTLE_AUTH", default="10/min")
+NOTIFIER_THROTTLE_VERIFICATION = env.str("NOTIFIER_THROTTLE_VERIFICATION", default="5/hour")
+for _name, _rate in {
+    "NOTIFIER_THROTTLE_USER": NOTIFIER_THROTTLE_USER,
+    "NOTIFIER_THROTTLE_ANON": NOTIFIER_THROTTLE_ANON,
+    "NOTIFIER_THROTTLE_AUTH": NOTIFIER_THROTTLE_AUTH,
+    "NOTIFIER_THROTTLE_VERIFICATION": NOTIFIER_THROTTLE_VERIFICATION,
+}.items():
+    # DRF would parse a bad rate only on the first request, as a 500 on every request.
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
+        raise environ.ImproperlyConfigured(f"{_name}={_rate!r} is not a rate such as 60/min")
+# Proxies in front of the web pods that append to X-Forwarded-For (1 behind the chart's
+# ingress). 0 trusts no header: the client is REMOTE_ADDR, which a client cannot forge.
+NOTIFIER_NUM_PROXIES = env.int("NOTIFIER_NUM_PROXIES", default=0)
+if NOTIFIER_NUM_PROXIES < 0:
+    raise environ.ImproperlyConfigured("NOTIFIER_NUM_PROXIES must be 0 or more")
+# A user's subscriptions, all channels and states together (one user fanning out to
+# arbitrary addresses was the audit's finding).
+NOTIFIER_MAX_SUBSCRIPTIONS_PER_USER = env.int("NOTIFIER_MAX_SUBSCRIPTIONS_PER_USER", default=100)
+# The most rows one page may carry, whatever ?limit= asks (config/pagination.py).
+NOTIFIER_API_MAX_PAGE_SIZE = env.int("NOTIFIER_API_MAX_PAGE_SIZE", default=500)
+if NOTIFIER_API_MAX_PAGE_SIZE < 1:
+    raise environ.ImproperlyConfigured("NOTIFIER_API_MAX_PAGE_SIZE must be at least 1")
+# Admin (and token) logins: after this many failures for one username from one address,
+# that pair is locked out for the cool-off, even with the right password (django-axes).
+NOTIFIER_LOGIN_FAILURE_LIMIT = env.int("NOTIFIER_LOGIN_FAILURE_LIMIT", default=5)
+NOTIFIER_LOGIN_COOLOFF_MINUTES = env.int("NOTIFIER_LOGIN_COOLOFF_MINUTES", default=15)
+
+# Axes' backend first: it refuses a locked-out pair before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = NOTIFIER_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=NOTIFIER_LOGIN_COOLOFF_MINUTES)
+# Username and address together: a stranger failing on purpose elsewhere cannot lock the real
+# user out. The price: one address may try each username up to the limit; the "anon" and
+# "auth" rates slow that down.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # "repeated failures": a success in between starts the count again
+# The client address as the throttles see it (NOTIFIER_NUM_PROXIES), so the two agree.
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -107,8 +164,23 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.CappedLimitOffsetPagination",
     "PAGE_SIZE": 100,
+    # Anonymous requests by address, authenticated ones by user; views with a throttle_scope
+    # ("auth", "verification") are also held to that scope's rate. Counters live in the
+    # Redis cache below, shared by every web pod; DRF's classes, failing open without Redis.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
+        "config.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": NOTIFIER_THROTTLE_ANON,
+        "user": NOTIFIER_THROTTLE_USER,
+        "auth": NOTIFIER_THROTTLE_AUTH,
+        "verification": NOTIFIER_THROTTLE_VERIFICATION,
+    },
+    "NUM_PROXIES": NOTIFIER_NUM_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
 }
@@ -143,6 +215,18 @@ REST_KNOX = {
 
 # --- Redis and Celery ------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Django's cache holds the API's rate-limit counters: in Redis, so that a limit holds across
+# web pods (a per-process cache would grant each pod the full rate). Prefixed, so that tests
+# can clear the counters without flushing the broker's keys.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "notifier:cache",
+        # A hung Redis must not hang requests: the throttles fail open (config/throttling.py).
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
 
 # --- Scheduling knobs (README: How it schedules) ---------------------------
 NOTIFIER_LEAD_MINUTES = env.int("NOTIFIER_LEAD_MINUTES", default=10)
@@ -253,6 +337,9 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "werkzeug": {"level": "WARNING"},  # moto server access log in tests and make run
+        # django-axes' start-up banner, at INFO in every process (commands too); its login
+        # failures and lockouts (axes.handlers) stay at WARNING.
+        "axes.apps": {"level": "WARNING"},
     },
 }
 

@@ -1,6 +1,7 @@
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -50,14 +51,26 @@ def subscription_clean(*, topic: Topic, channel: str, endpoint: str, platform: s
     return normalize_endpoint(channel, endpoint), _checked_platform(channel, platform)
 
 
+def _refuse_over_cap(user: AbstractBaseUser) -> None:
+    """At most NOTIFIER_MAX_SUBSCRIPTIONS_PER_USER rows per user, active or not. Call it in
+    the transaction that creates the row: it locks the user's row, so two creates at once
+    count one after the other instead of both passing at cap - 1."""
+    get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+    cap = settings.NOTIFIER_MAX_SUBSCRIPTIONS_PER_USER
+    if Subscription.objects.filter(user=user).count() >= cap:
+        raise ValidationError(f"An account may have at most {cap} subscriptions; delete one first.")
+
+
 def subscription_create(
     *, user: AbstractBaseUser, topic: Topic, channel: str, endpoint: str = "", platform: str = "", active: bool = True
 ) -> Subscription:
     endpoint, platform = subscription_clean(topic=topic, channel=channel, endpoint=endpoint, platform=platform)
-    _refuse_duplicate(user=user, topic=topic, channel=channel, endpoint=endpoint, exclude=None)
-    subscription = Subscription.objects.create(
-        user=user, topic=topic, channel=channel, endpoint=endpoint, platform=platform, active=active
-    )
+    with transaction.atomic():
+        _refuse_over_cap(user)
+        _refuse_duplicate(user=user, topic=topic, channel=channel, endpoint=endpoint, exclude=None)
+        subscription = Subscription.objects.create(
+            user=user, topic=topic, channel=channel, endpoint=endpoint, platform=platform, active=active
+        )
     announce_on_commit(subscription_changed, Subscription, subscription_id=subscription.pk)
     return subscription
 

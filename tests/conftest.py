@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import certifi
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from moto.server import ThreadedMotoServer
 from rest_framework.test import APIClient
@@ -54,6 +55,27 @@ def redis():
     client.flushdb()
     yield client
     client.flushdb()
+
+
+# A test that can make an API request has a database; pure ones have none, and no Redis either.
+_DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+                      "live_server"}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(request) -> None:
+    """Every test that can make requests starts with no rate-limit counters (DRF throttles).
+
+    They live in Redis (settings.CACHES, so that limits hold across pods), where nothing else
+    would reset them between tests: 60 anonymous requests spread over a minute of tests would
+    otherwise throttle the next one. Only the cache's keys go, not the broker's or the locks'."""
+    if _DATABASE_FIXTURES.isdisjoint(request.fixturenames) and not request.node.get_closest_marker("django_db"):
+        return
+    client = redis_client()
+    assert client.connection_pool.connection_kwargs.get("db", 0) != 0, "tests never touch Redis db 0"
+    keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture

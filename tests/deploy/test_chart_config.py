@@ -170,6 +170,15 @@ def test_allowed_hosts_and_csrf_origins_come_from_the_ingress_and_the_service(re
     assert configmap_data(explicit)["DJANGO_ALLOWED_HOSTS"] == "api.example.net"
 
 
+def test_the_ingress_counts_as_a_proxy_for_the_client_address(renders):
+    """Behind the chart's ingress, REMOTE_ADDR is the controller's: without NUM_PROXIES=1 every
+    client would share one anonymous rate and one login-lockout address."""
+    assert configmap_data(renders["defaults"])["NOTIFIER_NUM_PROXIES"] == "0"
+    assert configmap_data(renders["ingress"])["NOTIFIER_NUM_PROXIES"] == "1"
+    explicit = render_objects(merged(ci_values("ingress"), {"env": {"NOTIFIER_NUM_PROXIES": "2"}}))
+    assert configmap_data(explicit)["NOTIFIER_NUM_PROXIES"] == "2"
+
+
 # --- secrets ---------------------------------------------------------------------------------
 
 

@@ -319,6 +319,16 @@ unapplied (the migrate Job applies them), so new code never runs against an old 
 {{- end }}
 {{- end }}
 
+{{/* NOTIFIER_NUM_PROXIES: env's value, or 1 when the chart makes an Ingress (its controller
+appends the client's address to X-Forwarded-For), else 0 (REMOTE_ADDR is the client). */}}
+{{- define "notifier.numProxies" -}}
+{{- if .Values.env.NOTIFIER_NUM_PROXIES }}
+{{- .Values.env.NOTIFIER_NUM_PROXIES }}
+{{- else if .Values.ingress.enabled }}1
+{{- else }}0
+{{- end }}
+{{- end }}
+
 {{/* Refuses values that would deploy something broken; rendered once, from configmap.yaml. */}}
 {{- define "notifier.validate" -}}
 {{- if not .Values.existingSecret }}
