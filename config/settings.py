@@ -158,6 +158,10 @@ if NOTIFIER_PUSH_DEFAULT_PLATFORM not in ("gcm", "apns", "apns_sandbox"):
 NOTIFIER_INBOX_QUEUE_NAME = env.str("NOTIFIER_INBOX_QUEUE_NAME", default="notifier-inbox")
 NOTIFIER_INBOX_WAIT_SECONDS = env.int("NOTIFIER_INBOX_WAIT_SECONDS", default=20)
 NOTIFIER_SNS_SYNC_INTERVAL_SECONDS = env.int("NOTIFIER_SNS_SYNC_INTERVAL_SECONDS", default=3600)
+# Webhook URLs must resolve to public addresses (delivery/channels/url_guard.py), so no user
+# can make SNS probe the network we run in. A private deployment names the host names and
+# CIDR networks it allows anyway: "hooks.internal,10.20.0.0/16". Empty: public only.
+NOTIFIER_WEBHOOK_ALLOW: list[str] = env.list("NOTIFIER_WEBHOOK_ALLOW", default=[])
 
 # --- Operations (issue 10) -------------------------------------------------
 # /metrics wants "Authorization: Bearer <token>" when set (the Helm chart always sets it).
