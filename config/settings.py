@@ -162,6 +162,9 @@ NOTIFIER_SNS_SYNC_INTERVAL_SECONDS = env.int("NOTIFIER_SNS_SYNC_INTERVAL_SECONDS
 # can make SNS probe the network we run in. A private deployment names the host names and
 # CIDR networks it allows anyway: "hooks.internal,10.20.0.0/16". Empty: public only.
 NOTIFIER_WEBHOOK_ALLOW: list[str] = env.list("NOTIFIER_WEBHOOK_ALLOW", default=[])
+# How far ahead an event may start: a bound keeps dates in the range every tool handles
+# (year 9999 broke the admin's date filter) and catches typos in the year.
+NOTIFIER_EVENT_MAX_DAYS_AHEAD = env.int("NOTIFIER_EVENT_MAX_DAYS_AHEAD", default=730)
 
 # --- Operations (issue 10) -------------------------------------------------
 # /metrics wants "Authorization: Bearer <token>" when set (the Helm chart always sets it).
