@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: probes and scrapes come with a pod IP as Host, which no other middleware may see.
     "notifier.middleware.HostAgnosticRoutesMiddleware",
+    # NUL in a URL is a 400 before any view hands it to PostgreSQL (the admin's filters would).
+    "notifier.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

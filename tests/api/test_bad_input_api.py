@@ -171,3 +171,13 @@ def test_the_admin_refuses_a_start_beyond_the_maximum(admin_client):
     })  # fmt: skip
     assert reply.status_code == 200 and "within 730 days" in reply.content.decode()
     assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/admin/events/event/?status__exact=a%00", "/admin/events/event/?q=a%00b", "/admin/events/topic/a%00/change/",
+     "/admin/subscriptions/subscription/?channel__exact=%00", "/admin/events/event/?a%00=1"],
+)  # fmt: skip
+def test_nul_in_an_admin_url_is_400(admin_client, url):
+    make_event(make_topic())
+    assert admin_client.get(url).status_code == 400, url
