@@ -1,10 +1,11 @@
-"""API errors: field errors as 400, dependencies down as 503, never a bare 500."""
+"""API errors: field errors and values the database cannot take as 400, dependencies down as
+503, never a bare 500."""
 
 import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError, DataError, IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import status
@@ -20,6 +21,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DataError):  # a value PostgreSQL cannot store or compare: the client's input
+        logger.warning("data error in %s: %s", context.get("view"), exc)
+        return Response({"non_field_errors": ["A value is malformed or out of range."]}, status=400)
     if isinstance(exc, IntegrityError):
         return Response({"non_field_errors": ["This conflicts with existing data."]}, status=400)
     if isinstance(exc, (DeliveryError, DatabaseError)):

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: probes and scrapes come with a pod IP as Host, which no other middleware may see.
     "notifier.middleware.HostAgnosticRoutesMiddleware",
+    # NUL in a URL is a 400 before any view hands it to PostgreSQL (the admin's filters would).
+    "notifier.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -266,6 +268,13 @@ if NOTIFIER_PUSH_DEFAULT_PLATFORM not in ("gcm", "apns", "apns_sandbox"):
 NOTIFIER_INBOX_QUEUE_NAME = env.str("NOTIFIER_INBOX_QUEUE_NAME", default="notifier-inbox")
 NOTIFIER_INBOX_WAIT_SECONDS = env.int("NOTIFIER_INBOX_WAIT_SECONDS", default=20)
 NOTIFIER_SNS_SYNC_INTERVAL_SECONDS = env.int("NOTIFIER_SNS_SYNC_INTERVAL_SECONDS", default=3600)
+# Webhook URLs must resolve to public addresses (delivery/channels/url_guard.py), so no user
+# can make SNS probe the network we run in. A private deployment names the host names and
+# CIDR networks it allows anyway: "hooks.internal,10.20.0.0/16". Empty: public only.
+NOTIFIER_WEBHOOK_ALLOW: list[str] = env.list("NOTIFIER_WEBHOOK_ALLOW", default=[])
+# How far ahead an event may start: a bound keeps dates in the range every tool handles
+# (year 9999 broke the admin's date filter) and catches typos in the year.
+NOTIFIER_EVENT_MAX_DAYS_AHEAD = env.int("NOTIFIER_EVENT_MAX_DAYS_AHEAD", default=730)
 
 # --- Operations (issue 10) -------------------------------------------------
 # /metrics wants "Authorization: Bearer <token>" when set (the Helm chart always sets it).

@@ -4,7 +4,10 @@ Everything the engine computes is in UTC, so a DST change in any local zone cann
 shift a due time: 10 minutes before an instant is the same instant whatever the zone.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+# Real zones lie between UTC-12 and UTC+14; PostgreSQL refuses offsets past 15:59 with an error.
+MAX_UTC_OFFSET = timedelta(hours=14)
 
 
 def require_aware(value: datetime, name: str = "datetime") -> datetime:
@@ -21,3 +24,9 @@ def to_utc(value: datetime) -> datetime:
 def utc_iso(value: datetime) -> str:
     """Canonical UTC ISO-8601 with microseconds: the notification key and every message use it."""
     return to_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def offset_in_range(value: datetime) -> bool:
+    """True for a naive value or one whose offset some real zone could have."""
+    offset = value.utcoffset()
+    return offset is None or abs(offset) <= MAX_UTC_OFFSET

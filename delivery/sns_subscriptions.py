@@ -14,6 +14,8 @@ import json
 import logging
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
+
 from delivery.aws import sns_client
 from delivery.channels import adapter_for
 from delivery.errors import DeliveryError, classify
@@ -81,6 +83,11 @@ def target_subscribe(rows: list[Subscription]) -> None:
         return
     first = rows[0]
     adapter = adapter_for(first.channel)
+    try:
+        adapter.subscribe_check(first.endpoint)
+    except ValidationError as exc:
+        _target_refused(rows, "; ".join(exc.messages))
+        return
     topic_arn = topic_ensure_sns(topic=first.topic)
     endpoint = adapter.sns_endpoint(first)
     endpoint_arn = endpoint if adapter.owns_endpoint else ""
@@ -103,6 +110,16 @@ def target_subscribe(rows: list[Subscription]) -> None:
         old_arn = row.sns_subscription_arn if row.sns_subscription_arn != arn else ""
         old_endpoint = row.sns_endpoint_arn if row.sns_endpoint_arn != endpoint_arn else ""
         arn_release(channel=row.channel, subscription_arn=old_arn, endpoint_arn=old_endpoint)
+
+
+def _target_refused(rows: list[Subscription], reason: str) -> None:
+    """The endpoint may no longer be reached (a webhook host that resolves privately now):
+    nothing is subscribed, a subscription made earlier is removed, the rows say why."""
+    logger.warning("sns subscribe refused subscriptions=%s reason=%s", [row.pk for row in rows], reason)
+    _record(rows, sns_subscription_arn="", status=Subscription.Status.UNSYNCED,
+            sync_error=f"Not subscribed: {reason}"[:2000])  # fmt: skip
+    for arn in {row.sns_subscription_arn for row in rows}:
+        sns_unsubscribe(arn)
 
 
 def _still_used(**arn: str) -> bool:

@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -57,6 +59,17 @@ class EventAdminForm(forms.ModelForm):
         return data
 
 
+class EventChangeList(ChangeList):
+    def get_filters(self, request: HttpRequest) -> tuple:
+        # The date hierarchy's drill-down into year 9999 asks for the year after it, which
+        # Python cannot represent (rows from before NOTIFIER_EVENT_MAX_DAYS_AHEAD may be
+        # that far ahead): the admin's "bad filter" answer instead of a 500.
+        try:
+            return super().get_filters(request)
+        except (ValueError, OverflowError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     form = EventAdminForm
@@ -66,6 +79,9 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     list_select_related = ["topic"]
     actions = ["cancel_events"]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:
+        return EventChangeList
 
     def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
         return False  # cancel instead: the ledger keeps every notification

@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.api_fields import AwareDateTimeField
+from config.api_fields import AwareDateTimeField, SlugLookupField, UtcDateTimeFilter
 from config.permissions import StaffWritesOthersRead
 from events import services
 from events.models import MAX_LEAD_MINUTES, Event, Topic
@@ -19,7 +19,7 @@ class TopicSerializer(serializers.ModelSerializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    topic = serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all())
+    topic = SlugLookupField(slug_field="slug", queryset=Topic.objects.all())
     starts_at = AwareDateTimeField()
     lead_minutes = serializers.IntegerField(min_value=1, max_value=MAX_LEAD_MINUTES, allow_null=True, required=False)
 
@@ -41,8 +41,8 @@ class EventSerializer(serializers.ModelSerializer):
 
 class EventFilter(django_filters.FilterSet):
     topic = django_filters.CharFilter(field_name="topic__slug")
-    starts_after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
-    starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    starts_after = UtcDateTimeFilter(field_name="starts_at", lookup_expr="gte")
+    starts_before = UtcDateTimeFilter(field_name="starts_at", lookup_expr="lt")
     status = django_filters.ChoiceFilter(choices=Event.Status.choices)
 
     class Meta:
@@ -61,6 +61,7 @@ class TopicViewSet(
     serializer_class = TopicSerializer
     permission_classes = [StaffWritesOthersRead]
     lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"  # what SlugField stores: anything else is a 404, not a query
 
     def perform_create(self, serializer: TopicSerializer) -> None:
         serializer.instance = services.topic_create(**serializer.validated_data)

@@ -1,10 +1,21 @@
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 
 # A lead longer than a week is almost certainly a unit mistake (minutes vs hours).
 MAX_LEAD_MINUTES = 7 * 24 * 60
 LEAD_VALIDATORS = [MinValueValidator(1), MaxValueValidator(MAX_LEAD_MINUTES)]
+
+# An event's description must fit the one SNS publish of its notification, which SNS
+# caps at 256 KiB (delivery.messages.SNS_MAX_MESSAGE_BYTES; events may not import
+# delivery), so a long one is refused here and not at send time. With the default
+# templates it travels twice in that publish: in the JSON document (the ``default`` body
+# for webhooks and the inbox: JSON inside the JSON message, so a character outside the
+# BMP, escaped as two \uXXXX and then its backslashes escaped again, takes 14 bytes) and in
+# the email body (escaped once: 12 bytes). 26 bytes a character at worst; 64 KiB stay
+# for the title (200 characters, in every channel's body), the templates and attributes:
+# (256 KiB - 64 KiB) // 26 = 7561, rounded down.
+MAX_DESCRIPTION_CHARS = 7500
 
 
 def default_lead_minutes() -> int:
@@ -37,7 +48,9 @@ class Event(models.Model):
 
     topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="events")
     title = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    description = models.TextField(
+        blank=True, max_length=MAX_DESCRIPTION_CHARS, validators=[MaxLengthValidator(MAX_DESCRIPTION_CHARS)]
+    )  # max_length sizes the API and admin fields; the validator holds it for the services' full_clean
     starts_at = models.DateTimeField(db_index=True)
     lead_minutes = models.PositiveIntegerField(
         null=True, blank=True, validators=LEAD_VALIDATORS, help_text="Empty: the topic's default."

@@ -1,8 +1,9 @@
 """Writes for topics and events. Each announces its change once committed
 (``events.signals``): the scheduler re-plans the event, the SNS mirror follows the topic."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -13,11 +14,16 @@ from events.signals import event_changed, topic_saved
 
 
 def event_start_check(starts_at: datetime | None) -> None:
-    """A new start must carry a UTC offset and lie in the future; ValidationError otherwise."""
+    """A new start must carry a UTC offset and lie in the future, at most
+    ``NOTIFIER_EVENT_MAX_DAYS_AHEAD`` days ahead; ValidationError otherwise."""
     if starts_at is None or starts_at.tzinfo is None or starts_at.utcoffset() is None:
         raise ValidationError({"starts_at": "Include a UTC offset, e.g. 2026-01-31T18:00:00Z."})
-    if starts_at <= timezone.now():
+    now = timezone.now()
+    if starts_at <= now:
         raise ValidationError({"starts_at": "The event must start in the future."})
+    days = settings.NOTIFIER_EVENT_MAX_DAYS_AHEAD
+    if starts_at > now + timedelta(days=days):
+        raise ValidationError({"starts_at": f"The event must start within {days} days from now."})
 
 
 def event_editable_check(event: Event) -> None:

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api_fields import SlugLookupField
 from events.models import Topic
 from subscriptions import services
 from subscriptions.channels import channel_choices
@@ -16,7 +17,7 @@ from subscriptions.selectors import muted_by, subscription_is_muted, user_mutes
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
-    topic = serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all())
+    topic = SlugLookupField(slug_field="slug", queryset=Topic.objects.all())
     platform = serializers.ChoiceField(
         choices=PushPlatform.choices, required=False, allow_blank=True,
         help_text="Push only; default NOTIFIER_PUSH_DEFAULT_PLATFORM.",
@@ -83,9 +84,7 @@ class ChannelField(serializers.ChoiceField):
 
 
 class PreferenceSerializer(serializers.ModelSerializer):
-    muted_topics = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Topic.objects.all(), many=True, required=False
-    )
+    muted_topics = SlugLookupField(slug_field="slug", queryset=Topic.objects.all(), many=True, required=False)
     muted_channels = serializers.ListField(child=ChannelField(), required=False, allow_empty=True)
 
     class Meta:

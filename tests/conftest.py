@@ -2,6 +2,7 @@
 db index given by REDIS_URL, never 0), and a moto server standing in for AWS."""
 
 import os
+import socket
 from collections.abc import Iterator
 
 import certifi
@@ -16,7 +17,7 @@ from notifier.redis_client import redis_client
 from scripts.sns_emulator import install as install_sns_fidelity
 from tests.clients import client_for
 from tests.figures import report
-from tests.webhook_receiver import WebhookReceiver
+from tests.webhook_receiver import WEBHOOK_RECEIVER_HOST, WebhookReceiver
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -98,8 +99,43 @@ def user_api(plain_user) -> APIClient:
     return client_for(plain_user)
 
 
+# Where the test network's DNS sends the example domains (RFC 2606 names, which no test
+# may reach): a public address, so the webhook guard judges them as the real ones.
+EXAMPLE_PUBLIC_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture(autouse=True)
+def example_domains_resolve(monkeypatch):
+    """This machine has no DNS; webhook URLs in tests name hosts under example.com,
+    .org and .net. Other names and literal addresses resolve as usual (so 127.0.0.1
+    is still refused by the guard unless a test allows it)."""
+    from delivery.channels import url_guard  # the app registry is ready once fixtures run
+
+    real = url_guard.getaddrinfo
+
+    def getaddrinfo(host: str, port: object, *args: object, **kwargs: object) -> list:
+        name = str(host).lower().rstrip(".")
+        if any(name == domain or name.endswith(f".{domain}") for domain in EXAMPLE_DOMAINS):
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (EXAMPLE_PUBLIC_ADDRESS, port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(url_guard, "getaddrinfo", getaddrinfo)
+
+
+EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net")
+
+
+@pytest.fixture
+def webhooks(webhook_receiver: WebhookReceiver, settings) -> WebhookReceiver:
+    """The receiver, with its host allowed as a webhook target for this test: it listens
+    on 127.0.0.1, which the webhook guard refuses unless NOTIFIER_WEBHOOK_ALLOW names it
+    (as a private deployment would)."""
+    settings.NOTIFIER_WEBHOOK_ALLOW = [*settings.NOTIFIER_WEBHOOK_ALLOW, WEBHOOK_RECEIVER_HOST]
+    return webhook_receiver
+
+
 @pytest.fixture(scope="session")
-def webhooks() -> Iterator[WebhookReceiver]:
+def webhook_receiver() -> Iterator[WebhookReceiver]:
     """An HTTPS receiver that moto's SNS posts webhook deliveries to.
 
     Its certificate is trusted on top of the bundle in use, not instead of it: anything

@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 from django.conf import settings
 
+from tests.webhook_receiver import WEBHOOK_RECEIVER_HOST
+
 ROOT = Path(__file__).resolve().parents[1]
 LOG_DIR = ROOT / ".run" / "test-logs"
 
@@ -33,6 +35,9 @@ def engine_env(**overrides: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="config.settings",
         DJANGO_DEBUG="true",
         PYTHONUNBUFFERED="1",
+        # The test webhook receiver listens on loopback, which the webhook guard refuses
+        # unless allowed (the worker re-checks a webhook before subscribing it).
+        NOTIFIER_WEBHOOK_ALLOW=WEBHOOK_RECEIVER_HOST,
     )
     env.update(overrides)
     return env

@@ -45,6 +45,10 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+# Where it listens; the webhook guard refuses it unless NOTIFIER_WEBHOOK_ALLOW names it.
+WEBHOOK_RECEIVER_HOST = "127.0.0.1"
+
+
 class WebhookReceiver:
     """Records every POST by path: {path: [SNS envelope dict, ...]}."""
 
@@ -67,14 +71,14 @@ class WebhookReceiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((WEBHOOK_RECEIVER_HOST, 0), Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert_path, key_path)
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
-        return f"https://127.0.0.1:{self._server.server_address[1]}{path}"
+        return f"https://{WEBHOOK_RECEIVER_HOST}:{self._server.server_address[1]}{path}"
 
     def messages(self, path: str) -> list[dict]:
         """The documents (the SNS envelope's Message) that reached one path."""

@@ -41,6 +41,11 @@ class ChannelAdapter:
         """The endpoint in canonical form; raises ``ValidationError`` with the reason."""
         raise NotImplementedError
 
+    def subscribe_check(self, endpoint: str) -> None:
+        """Checked again right before each SNS subscribe, for rules whose answer may have
+        changed since the endpoint was saved (a host name may resolve elsewhere now);
+        raises ``ValidationError`` with the reason. Most channels have none."""
+
     def bodies(self, facts: MessageFacts, renderer: Renderer) -> dict[str, str]:
         """The ``MessageStructure=json`` entries this channel's protocol reads; none
         when it reads the ``default`` entry, the JSON document (SNS falls back to it)."""

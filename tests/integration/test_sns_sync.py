@@ -4,14 +4,16 @@ Transactional: the sync runs after commit, as it does in production."""
 
 import io
 import json
+import socket
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from delivery.aws import reset_clients, sns_client
+from delivery.channels import url_guard
 from delivery.models import Notification, NotificationState
-from delivery.sns_subscriptions import muted_policy
+from delivery.sns_subscriptions import muted_policy, subscription_sync
 from notifier.firing import fire
 from notifier.planning import plan_event
 from subscriptions.models import Subscription
@@ -249,3 +251,39 @@ def test_sync_sns_repairs_drift_both_ways_and_is_idempotent(users):
 def test_sync_sns_refuses_an_unknown_topic_in_one_line():
     with pytest.raises(CommandError, match="unknown topic"):
         call_command("sync_sns", "--topic", "no-such-topic")
+
+
+def test_a_webhook_whose_host_now_resolves_privately_is_not_subscribed(users, monkeypatch):
+    """Checked again before each subscribe: DNS may point a name elsewhere after the URL
+    was accepted (rebinding). The row says why, and SNS no longer posts to it."""
+    answer = {"flip.example.com": "93.184.215.14"}
+    resolve = url_guard.getaddrinfo
+
+    def getaddrinfo(host: str, port: object, *args: object, **kwargs: object) -> list:
+        if host in answer:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer[host], port))]
+        return resolve(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(url_guard, "getaddrinfo", getaddrinfo)
+    topic = make_topic()
+    row = subscription_create(user=users[0], topic=topic, channel="webhook", endpoint="https://flip.example.com/h")
+    row.refresh_from_db()
+    topic.refresh_from_db()
+    assert row.status == Subscription.Status.CONFIRMED and "https://flip.example.com/h" in sns_subscriptions(
+        topic.sns_topic_arn
+    )
+
+    answer["flip.example.com"] = "10.0.0.7"
+    synced = subscription_sync(subscription_id=row.pk)
+    assert synced.status == Subscription.Status.UNSYNCED and synced.sns_subscription_arn == ""
+    assert synced.sync_error.startswith("Not subscribed: ") and "10.0.0.7 (private)" in synced.sync_error
+    assert "https://flip.example.com/h" not in sns_subscriptions(topic.sns_topic_arn)
+
+    out = io.StringIO()
+    call_command("sync_sns", "--topic", topic.slug, stdout=out)  # the repair refuses it too
+    assert "https://flip.example.com/h" not in sns_subscriptions(topic.sns_topic_arn)
+    row.refresh_from_db()
+    assert row.status == Subscription.Status.UNSYNCED and "private" in row.sync_error
+
+    answer["flip.example.com"] = "93.184.215.14"  # back on a public address: subscribed again
+    assert subscription_sync(subscription_id=row.pk).status == Subscription.Status.CONFIRMED

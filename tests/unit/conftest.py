@@ -8,7 +8,7 @@ import pytest
 
 # Fixtures of pytest-django and of tests/conftest.py that bring a service with them.
 SERVICES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server",
-            "redis", "webhooks"}  # fmt: skip
+            "redis", "webhooks", "webhook_receiver"}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
