@@ -158,6 +158,15 @@ if NOTIFIER_PUSH_DEFAULT_PLATFORM not in ("gcm", "apns", "apns_sandbox"):
 NOTIFIER_INBOX_QUEUE_NAME = env.str("NOTIFIER_INBOX_QUEUE_NAME", default="notifier-inbox")
 NOTIFIER_INBOX_WAIT_SECONDS = env.int("NOTIFIER_INBOX_WAIT_SECONDS", default=20)
 NOTIFIER_SNS_SYNC_INTERVAL_SECONDS = env.int("NOTIFIER_SNS_SYNC_INTERVAL_SECONDS", default=3600)
+# Endpoint ownership (issue 12, docs/decisions/0008): a code proves an email address or a
+# number. Short-lived and few tries, so guessing a 6-digit code is hopeless (5 in 10^6 per code);
+# sends are capped per endpoint (nobody floods someone else's phone) and per user (cost).
+NOTIFIER_VERIFICATION_CODE_TTL_SECONDS = env.int("NOTIFIER_VERIFICATION_CODE_TTL_SECONDS", default=600)
+NOTIFIER_VERIFICATION_MAX_ATTEMPTS = env.int("NOTIFIER_VERIFICATION_MAX_ATTEMPTS", default=5)
+NOTIFIER_VERIFICATION_SENDS_PER_ENDPOINT_PER_HOUR = env.int(
+    "NOTIFIER_VERIFICATION_SENDS_PER_ENDPOINT_PER_HOUR", default=3
+)
+NOTIFIER_VERIFICATION_SENDS_PER_USER_PER_HOUR = env.int("NOTIFIER_VERIFICATION_SENDS_PER_USER_PER_HOUR", default=10)
 
 # --- Operations (issue 10) -------------------------------------------------
 # /metrics wants "Authorization: Bearer <token>" when set (the Helm chart always sets it).

@@ -3,7 +3,9 @@
 Rows sharing a target (same topic, channel and endpoint: two users with one address)
 share one SNS subscription, since SNS keeps one per (topic, protocol, endpoint). So it
 is removed only when no active row wants it, and muted only when every row wanting it
-is muted. Muting is a filter policy that no message of the topic matches, so nobody
+is muted. Only rows whose user proved the endpoint (``subscription_proven``,
+docs/decisions/0008) count: an unproven row gets no SNS subscription, never keeps one
+alive and never unmutes one. Muting is a filter policy that no message of the topic matches, so nobody
 has to confirm an email address again when they unmute.
 
 Writes to the row go through ``QuerySet.update``: only the SNS columns, never what a
@@ -21,7 +23,7 @@ from delivery.queues import inbox_attach
 from delivery.topics import topic_ensure_sns
 from events.models import Topic
 from subscriptions.models import Subscription
-from subscriptions.selectors import subscription_is_muted
+from subscriptions.selectors import subscription_is_muted, subscription_proven
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +52,13 @@ class Target:
         return cls(subscription.topic_id, subscription.channel, subscription.endpoint)
 
     def active_rows(self) -> list[Subscription]:
+        """The rows that want this target's SNS subscription: active and proven."""
         return list(
             Subscription.objects.filter(
-                topic_id=self.topic_id, channel=self.channel, endpoint=self.endpoint, active=True
+                subscription_proven(), topic_id=self.topic_id, channel=self.channel, endpoint=self.endpoint,
+                active=True,
             ).select_related("topic")
-        )
+        )  # fmt: skip
 
 
 def desired_policy(rows: list[Subscription]) -> str:
@@ -114,7 +118,9 @@ def arn_release(*, channel: str, subscription_arn: str, endpoint_arn: str, targe
     subscription (or share the row's target): then re-apply their filter policy, which
     may differ without the row that left. Delete a push endpoint no active row uses."""
     if subscription_arn:
-        holders = list(Subscription.objects.filter(active=True, sns_subscription_arn=subscription_arn))
+        holders = list(
+            Subscription.objects.filter(subscription_proven(), active=True, sns_subscription_arn=subscription_arn)
+        )
         rows = Target.of(holders[0]).active_rows() if holders else (target.active_rows() if target else [])
         if rows:
             target_subscribe(rows)
@@ -138,11 +144,11 @@ def subscription_sync(*, subscription_id: int) -> Subscription | None:
                 inbox_attach(topic_arn=topic_arn, fifo=subscription.topic.fifo)
             status = Subscription.Status.CONFIRMED if subscription.active else Subscription.Status.UNSYNCED
             _record([subscription], status=status, sync_error="")
-        elif subscription.active:
+        elif subscription.active and Subscription.objects.filter(subscription_proven(), pk=subscription.pk).exists():
             target_subscribe(Target.of(subscription).active_rows())
-        else:
-            _record([subscription], sns_subscription_arn="", sns_endpoint_arn="",
-                    status=Subscription.Status.UNSYNCED, sync_error="")  # fmt: skip
+        else:  # inactive, or its user has not proven the endpoint: it holds nothing in SNS
+            status = Subscription.Status.PENDING_VERIFICATION if subscription.active else Subscription.Status.UNSYNCED
+            _record([subscription], sns_subscription_arn="", sns_endpoint_arn="", status=status, sync_error="")
             arn_release(
                 channel=subscription.channel, subscription_arn=subscription.sns_subscription_arn,
                 endpoint_arn=subscription.sns_endpoint_arn, target=Target.of(subscription),

@@ -61,5 +61,21 @@ class ChannelAdapter:
     def release(self, *, endpoint_arn: str) -> None:
         """Free what ``sns_endpoint`` created, once the subscription is gone."""
 
+    # Endpoint ownership (docs/decisions/0008): channels reaching a person's address or
+    # number override these; device tokens, webhook URLs and the inbox need no proof.
+    needs_proof = False
+
+    def proof_open(self, *, endpoint: str) -> str:
+        return ""
+
+    def proof_ready(self, *, ref: str) -> bool:
+        return True
+
+    def proof_send(self, *, endpoint: str, ref: str, code: str) -> None:
+        raise NotImplementedError(f"channel {self.name} needs no proof")
+
+    def proof_close(self, *, ref: str) -> None:
+        """Nothing to free by default."""
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
