@@ -6,12 +6,32 @@ An adapter satisfies ``subscriptions.channels.ChannelKind``: the subscriptions a
 name, label, endpoint rules and the in-app special cases from it through the registry.
 """
 
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from delivery.errors import classify
 from delivery.rendering import MessageFacts, Renderer, TemplatePart
 
 if TYPE_CHECKING:
     from subscriptions.models import Subscription
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def sns_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """SNS failures leave as ``DeliveryError``: the API answers them with a 503, not a 500."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    return wrapper
 
 
 class ChannelAdapter:

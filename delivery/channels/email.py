@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.validators import EmailValidator
 
 from delivery.aws import sns_client
-from delivery.channels.base import ChannelAdapter
+from delivery.channels.base import ChannelAdapter, sns_errors
 from delivery.rendering import MessageFacts, Renderer, TemplatePart
 
 EMAIL_SUBJECT = TemplatePart("email_subject")
@@ -43,6 +43,7 @@ class EmailChannel(ChannelAdapter):
     # alone proves nothing for the requester: the code must come back through the API.
     needs_proof = True
 
+    @sns_errors
     def proof_open(self, *, endpoint: str) -> str:
         sns = sns_client()
         name = f"{settings.NOTIFIER_SNS_TOPIC_PREFIX}verify-{uuid.uuid4().hex}"
@@ -58,6 +59,7 @@ class EmailChannel(ChannelAdapter):
             return False  # unconfirmed for 3 days: SNS dropped it; a new request starts again
         return attributes.get("PendingConfirmation", "true").lower() == "false"
 
+    @sns_errors
     def proof_send(self, *, endpoint: str, ref: str, code: str) -> None:
         sns_client().publish(
             TopicArn=ref.rsplit(":", 1)[0],
@@ -66,6 +68,7 @@ class EmailChannel(ChannelAdapter):
             "if you did not, ignore this message.",
         )
 
+    @sns_errors
     def proof_close(self, *, ref: str) -> None:
         if ref.startswith("arn:"):
             sns_client().delete_topic(TopicArn=ref.rsplit(":", 1)[0])  # its subscription goes with it

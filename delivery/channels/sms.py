@@ -4,7 +4,7 @@ import re
 from django.core.exceptions import ValidationError
 
 from delivery.aws import sns_client
-from delivery.channels.base import ChannelAdapter
+from delivery.channels.base import ChannelAdapter, sns_errors
 from delivery.rendering import MessageFacts, Renderer, TemplatePart
 
 SMS_BODY = TemplatePart("sms_body")
@@ -54,6 +54,7 @@ class SmsChannel(ChannelAdapter):
 
     needs_proof = True
 
+    @sns_errors
     def proof_send(self, *, endpoint: str, ref: str, code: str) -> None:
         # Transactional: a code is worth the higher price (and is not dropped for cost).
         sns_client().publish(
