@@ -4,9 +4,11 @@ neither add, unmute nor keep alive the shared SNS subscription.
 
 Transactional: the SNS mirror runs after commit, as in production."""
 
+import importlib
 from datetime import timedelta
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -224,3 +226,34 @@ def test_an_email_code_waits_for_the_link_to_be_followed(users, monkeypatch):
     assert verification_poll(user=owner) == 1 and verification_poll(user=owner) == 0
     verification_confirm(user=owner, channel="email", endpoint="slow@example.com", code=email_code(proof.proof_ref))
     assert EndpointVerification.objects.get(user=owner).verified_at is not None
+
+
+def test_the_migration_keeps_sole_confirmed_emails_and_asks_the_rest_to_prove_again(users):
+    """Data migration 0005, run on today's models: SNS's own confirmation link proved an
+    address only one user follows; an SMS number or a shared address was never proven."""
+    migration = importlib.import_module("subscriptions.migrations.0005_grandfather_confirmed_emails")
+    owner, other = users
+    topic = make_topic()
+    confirmed = Subscription.Status.CONFIRMED
+    rows = {
+        "sole": Subscription.objects.create(user=owner, topic=topic, channel="email", endpoint="sole@example.com",
+                                            status=confirmed),
+        "shared": Subscription.objects.create(user=owner, topic=topic, channel="email", endpoint="fam@example.com",
+                                              status=confirmed),
+        "shared_too": Subscription.objects.create(user=other, topic=topic, channel="email",
+                                                  endpoint="fam@example.com", status=confirmed),
+        "unconfirmed": Subscription.objects.create(user=other, topic=topic, channel="email",
+                                                   endpoint="new@example.com",
+                                                   status=Subscription.Status.PENDING_CONFIRMATION),
+        "sms": Subscription.objects.create(user=owner, topic=topic, channel="sms", endpoint="+447700900320",
+                                           status=confirmed),
+        "hook": Subscription.objects.create(user=owner, topic=topic, channel="webhook",
+                                            endpoint="https://hooks.example.com/m", status=confirmed),
+    }  # fmt: skip
+    migration.forwards(django_apps, None)
+    status = {name: Subscription.objects.get(pk=row.pk).status for name, row in rows.items()}
+    assert status == {"sole": confirmed, "hook": confirmed, **dict.fromkeys(
+        ("shared", "shared_too", "unconfirmed", "sms"), Subscription.Status.PENDING_VERIFICATION)}  # fmt: skip
+    assert list(EndpointVerification.objects.values_list("user__username", "endpoint")) == [
+        ("owner", "sole@example.com")
+    ]
