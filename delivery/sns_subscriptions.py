@@ -79,10 +79,11 @@ def sns_unsubscribe(arn: str) -> None:
             pass  # already gone: the goal is reached
 
 
-def target_subscribe(rows: list[Subscription]) -> None:
-    """Subscribe (idempotent in SNS), apply the filter policy, record ARN and status."""
+def target_subscribe(rows: list[Subscription]) -> str:
+    """Subscribe (idempotent in SNS), apply the filter policy, record ARN and status;
+    returns the subscription ARN (or SNS's "pending confirmation")."""
     if not rows:
-        return
+        return ""
     first = rows[0]
     adapter = adapter_for(first.channel)
     topic_arn = topic_ensure_sns(topic=first.topic)
@@ -107,6 +108,7 @@ def target_subscribe(rows: list[Subscription]) -> None:
         old_arn = row.sns_subscription_arn if row.sns_subscription_arn != arn else ""
         old_endpoint = row.sns_endpoint_arn if row.sns_endpoint_arn != endpoint_arn else ""
         arn_release(channel=row.channel, subscription_arn=old_arn, endpoint_arn=old_endpoint)
+    return arn
 
 
 def _still_used(**arn: str) -> bool:
@@ -122,9 +124,9 @@ def arn_release(*, channel: str, subscription_arn: str, endpoint_arn: str, targe
             Subscription.objects.filter(subscription_proven(), active=True, sns_subscription_arn=subscription_arn)
         )
         rows = Target.of(holders[0]).active_rows() if holders else (target.active_rows() if target else [])
-        if rows:
-            target_subscribe(rows)
-        else:
+        # The row's own target may be another endpoint than the ARN's (its endpoint
+        # changed): then re-subscribing that target does not keep this ARN.
+        if not rows or target_subscribe(rows) != subscription_arn:
             sns_unsubscribe(subscription_arn)
     if endpoint_arn and not _still_used(sns_endpoint_arn=endpoint_arn):
         adapter_for(channel).release(endpoint_arn=endpoint_arn)

@@ -257,3 +257,18 @@ def test_the_migration_keeps_sole_confirmed_emails_and_asks_the_rest_to_prove_ag
     assert list(EndpointVerification.objects.values_list("user__username", "endpoint")) == [
         ("owner", "sole@example.com")
     ]
+
+
+def test_moving_to_an_address_you_have_not_proven_lets_the_old_one_go(users):
+    owner, other = users
+    prove_endpoints(owner, ("sms", "+447700900330"))
+    prove_endpoints(other, ("sms", "+447700900331"))
+    topic = make_topic()
+    mine = subscription_create(user=owner, topic=topic, channel="sms", endpoint="+447700900330")
+    theirs = subscription_create(user=other, topic=topic, channel="sms", endpoint="+447700900331")
+    subscription_update(subscription=mine, endpoint="+447700900331")  # someone else's number
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert mine.status == Subscription.Status.PENDING_VERIFICATION and mine.sns_subscription_arn == ""
+    now = listed(topic)
+    assert "+447700900330" not in now and now["+447700900331"]["SubscriptionArn"] == theirs.sns_subscription_arn
