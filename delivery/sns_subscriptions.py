@@ -5,8 +5,8 @@ share one SNS subscription, since SNS keeps one per (topic, protocol, endpoint).
 is removed only when no active row wants it, and muted only when every row wanting it
 is muted. Only rows whose user proved the endpoint (``subscription_proven``,
 docs/decisions/0008) count: an unproven row gets no SNS subscription, never keeps one
-alive and never unmutes one. Muting is a filter policy that no message of the topic matches, so nobody
-has to confirm an email address again when they unmute.
+alive and never unmutes one. Muting is a filter policy that no message of the topic
+matches, so nobody has to confirm an email address again when they unmute.
 
 Writes to the row go through ``QuerySet.update``: only the SNS columns, never what a
 user edited since the row was read.

@@ -90,3 +90,19 @@ def test_confirming_without_a_request_is_400(user_api):
 
 def test_verifications_need_a_login(client):
     assert client.post("/api/v1/verifications/", {"channel": "sms", "endpoint": "+447700900404"}).status_code == 401
+
+
+def test_garbage_to_the_verification_routes_is_4xx(user_api):
+    garbage = [
+        ("/api/v1/verifications/", {"channel": "sms", "endpoint": "+44770090\x000123"}),
+        ("/api/v1/verifications/", {"channel": "email", "endpoint": "a\x00b@example.com"}),
+        ("/api/v1/verifications/", {"channel": ["sms"], "endpoint": {"x": 1}}),
+        ("/api/v1/verifications/", {"channel": "email", "endpoint": "a" * 5000 + "@example.com"}),
+        ("/api/v1/verifications/confirm/", {"channel": "sms", "endpoint": "+447700900405", "code": {"x": 1}}),
+        ("/api/v1/verifications/confirm/", {"channel": "sms", "endpoint": "+447700900405", "code": "1\x002"}),
+        ("/api/v1/verifications/confirm/", {"channel": "sms", "endpoint": "+447700900405", "code": "9" * 500}),
+        ("/api/v1/verifications/confirm/", []),
+    ]
+    for url, payload in garbage:
+        reply = user_api.post(url, payload, format="json")
+        assert 400 <= reply.status_code < 500, (url, payload, reply.status_code, reply.content[:300])
