@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -56,7 +56,17 @@ def _proof_kind(channel: str) -> ChannelKind:
     return kind
 
 
+def _serialize_sends(*, user: AbstractBaseUser, channel: str, endpoint: str) -> None:
+    """Count-then-send is read-then-write: two requests at once (two users for one number,
+    or one user for two numbers) could both pass the count. Transaction-scoped advisory
+    locks, always taken endpoint first, then user, make them wait for each other."""
+    with connection.cursor() as cursor:
+        for key in (f"notifier.verification.endpoint:{channel}:{endpoint}", f"notifier.verification.user:{user.pk}"):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+
+
 def _refuse_over_limit(*, user: AbstractBaseUser, channel: str, endpoint: str) -> None:
+    _serialize_sends(user=user, channel=channel, endpoint=endpoint)
     hour_ago = timezone.now() - timedelta(hours=1)
     recent = VerificationSend.objects.filter(sent_at__gt=hour_ago)
     limits = (

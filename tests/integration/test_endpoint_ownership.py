@@ -5,9 +5,13 @@ neither add, unmute nor keep alive the shared SNS subscription.
 Transactional: the SNS mirror runs after commit, as in production."""
 
 import importlib
+import threading
+import time
 from datetime import timedelta
 
+import psycopg
 import pytest
+from django import db
 from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -26,6 +30,7 @@ from subscriptions.verification import (
     verification_request,
 )
 from tests.aws import email_code, last_code, sms_sent
+from tests.engine import database_url
 from tests.factories import make_topic, prove_endpoints
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -272,3 +277,35 @@ def test_moving_to_an_address_you_have_not_proven_lets_the_old_one_go(users):
     assert mine.status == Subscription.Status.PENDING_VERIFICATION and mine.sns_subscription_arn == ""
     now = listed(topic)
     assert "+447700900330" not in now and now["+447700900331"]["SubscriptionArn"] == theirs.sns_subscription_arn
+
+
+def test_two_requests_at_once_cannot_both_pass_the_endpoint_limit(users, settings):
+    """Count-then-send under a lock: a request whose send is counted but not yet
+    committed (another user's, here on a second connection) makes the next one wait,
+    which then sees it and is refused, rather than both sending."""
+    settings.NOTIFIER_VERIFICATION_SENDS_PER_ENDPOINT_PER_HOUR = 1
+    first, second = users
+    number = "+447700900340"
+    outcome: dict[str, object] = {}
+
+    def second_request() -> None:
+        try:
+            verification_request(user=second, channel="sms", endpoint=number)
+            outcome["sent"] = True
+        except VerificationLimitReached as exc:
+            outcome["refused"] = exc
+        finally:
+            db.connection.close()
+
+    with psycopg.connect(database_url()) as other:  # the first request, mid-send
+        other.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                      [f"notifier.verification.endpoint:sms:{number}"])  # fmt: skip
+        other.execute("INSERT INTO subscriptions_verificationsend (user_id, channel, endpoint, sent_at) "
+                      "VALUES (%s, 'sms', %s, now())", [first.pk, number])  # fmt: skip
+        thread = threading.Thread(target=second_request)
+        thread.start()
+        time.sleep(0.5)
+        assert thread.is_alive()  # waiting for the first to finish
+        other.commit()
+    thread.join(timeout=10)
+    assert "refused" in outcome and sms_sent(number) == []
