@@ -275,6 +275,15 @@ NOTIFIER_WEBHOOK_ALLOW: list[str] = env.list("NOTIFIER_WEBHOOK_ALLOW", default=[
 # How far ahead an event may start: a bound keeps dates in the range every tool handles
 # (year 9999 broke the admin's date filter) and catches typos in the year.
 NOTIFIER_EVENT_MAX_DAYS_AHEAD = env.int("NOTIFIER_EVENT_MAX_DAYS_AHEAD", default=730)
+# Endpoint ownership (issue 12, docs/decisions/0008): a code proves an email address or a
+# number. Short-lived and few tries, so guessing a 6-digit code is hopeless (5 in 10^6 per code);
+# sends are capped per endpoint (nobody floods someone else's phone) and per user (cost).
+NOTIFIER_VERIFICATION_CODE_TTL_SECONDS = env.int("NOTIFIER_VERIFICATION_CODE_TTL_SECONDS", default=600)
+NOTIFIER_VERIFICATION_MAX_ATTEMPTS = env.int("NOTIFIER_VERIFICATION_MAX_ATTEMPTS", default=5)
+NOTIFIER_VERIFICATION_SENDS_PER_ENDPOINT_PER_HOUR = env.int(
+    "NOTIFIER_VERIFICATION_SENDS_PER_ENDPOINT_PER_HOUR", default=3
+)
+NOTIFIER_VERIFICATION_SENDS_PER_USER_PER_HOUR = env.int("NOTIFIER_VERIFICATION_SENDS_PER_USER_PER_HOUR", default=10)
 
 # --- Operations (issue 10) -------------------------------------------------
 # /metrics wants "Authorization: Bearer <token>" when set (the Helm chart always sets it).

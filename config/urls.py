@@ -8,6 +8,7 @@ from delivery.api import EventNotificationsView, InboxViewSet, NotificationViewS
 from events.api import EventViewSet, TopicViewSet
 from notifier.views import HOST_AGNOSTIC_ROUTES
 from subscriptions.api import PreferenceView, SubscriptionViewSet
+from subscriptions.verification_api import VerificationConfirmView, VerificationListView
 
 router = DefaultRouter()
 router.register("topics", TopicViewSet, basename="topic")
@@ -27,6 +28,8 @@ urlpatterns = [
         name="event-notifications",
     ),
     path("api/v1/preferences/", PreferenceView.as_view(), name="preferences"),
+    path("api/v1/verifications/", VerificationListView.as_view(), name="verifications"),
+    path("api/v1/verifications/confirm/", VerificationConfirmView.as_view(), name="verification-confirm"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     *(path(route, view, name=route) for route, view in HOST_AGNOSTIC_ROUTES.items()),  # /healthz, /readyz, /metrics

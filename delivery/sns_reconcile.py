@@ -29,6 +29,7 @@ from delivery.sns_subscriptions import (
 from delivery.topics import topic_ensure_sns
 from events.models import Topic
 from subscriptions.models import Subscription
+from subscriptions.selectors import subscription_proven
 
 Status = Subscription.Status
 
@@ -70,7 +71,7 @@ def _topic_exists(arn: str) -> bool:
 
 def _rows_by_target(topic: Topic) -> dict[Target, list[Subscription]]:
     groups: dict[Target, list[Subscription]] = defaultdict(list)
-    rows = topic.subscriptions.filter(active=True).exclude(channel__in=protocol_less_channels())
+    rows = topic.subscriptions.filter(subscription_proven(), active=True).exclude(channel__in=protocol_less_channels())
     rows = rows.select_related("topic").order_by("pk")
     for row in rows:
         groups[Target.of(row)].append(row)
@@ -146,18 +147,23 @@ def _topic_changes(topic: Topic) -> list[Change]:
 
 def _unsubscribe_orphan(arn: str) -> None:
     # Changes are applied after all were found: a row may have taken this ARN since.
-    if not Subscription.objects.filter(active=True, sns_subscription_arn=arn).exists():
+    if not Subscription.objects.filter(subscription_proven(), active=True, sns_subscription_arn=arn).exists():
         sns_unsubscribe(arn)
 
 
 def _row_changes() -> list[Change]:
-    """Rows whose own record is off: in-app status, and inactive rows still holding an ARN."""
+    """Rows whose own record is off: in-app status, inactive rows still holding an ARN,
+    and unproven rows not recorded as pending verification (or holding an ARN)."""
     changes = []
     queue_served = protocol_less_channels()  # in-app: the inbox queue serves it, no SNS subscription per row
     inbox_rows_off = Subscription.objects.filter(channel__in=queue_served).exclude(active=True, status=Status.CONFIRMED)
     inbox_rows_off = inbox_rows_off.exclude(active=False, status=Status.UNSYNCED)
     inactive_held = Subscription.objects.filter(active=False).exclude(sns_subscription_arn="", sns_endpoint_arn="")
-    for row in (inbox_rows_off | inactive_held).order_by("pk"):
+    unproven_off = Subscription.objects.filter(active=True).exclude(subscription_proven())
+    unproven_off = unproven_off.exclude(
+        status=Status.PENDING_VERIFICATION, sns_subscription_arn="", sns_endpoint_arn=""
+    )
+    for row in (inbox_rows_off | inactive_held | unproven_off).order_by("pk"):
         changes.append(Change("~", f"subscription {row.pk} ({row.channel}): record its SNS state",
                               lambda pk=row.pk: subscription_sync(subscription_id=pk)))  # fmt: skip
     return changes

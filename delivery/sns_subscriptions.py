@@ -3,8 +3,10 @@
 Rows sharing a target (same topic, channel and endpoint: two users with one address)
 share one SNS subscription, since SNS keeps one per (topic, protocol, endpoint). So it
 is removed only when no active row wants it, and muted only when every row wanting it
-is muted. Muting is a filter policy that no message of the topic matches, so nobody
-has to confirm an email address again when they unmute.
+is muted. Only rows whose user proved the endpoint (``subscription_proven``,
+docs/decisions/0008) count: an unproven row gets no SNS subscription, never keeps one
+alive and never unmutes one. Muting is a filter policy that no message of the topic
+matches, so nobody has to confirm an email address again when they unmute.
 
 Writes to the row go through ``QuerySet.update``: only the SNS columns, never what a
 user edited since the row was read.
@@ -23,7 +25,7 @@ from delivery.queues import inbox_attach
 from delivery.topics import topic_ensure_sns
 from events.models import Topic
 from subscriptions.models import Subscription
-from subscriptions.selectors import subscription_is_muted
+from subscriptions.selectors import subscription_is_muted, subscription_proven
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +54,13 @@ class Target:
         return cls(subscription.topic_id, subscription.channel, subscription.endpoint)
 
     def active_rows(self) -> list[Subscription]:
+        """The rows that want this target's SNS subscription: active and proven."""
         return list(
             Subscription.objects.filter(
-                topic_id=self.topic_id, channel=self.channel, endpoint=self.endpoint, active=True
+                subscription_proven(), topic_id=self.topic_id, channel=self.channel, endpoint=self.endpoint,
+                active=True,
             ).select_related("topic")
-        )
+        )  # fmt: skip
 
 
 def desired_policy(rows: list[Subscription]) -> str:
@@ -77,10 +81,11 @@ def sns_unsubscribe(arn: str) -> None:
             pass  # already gone: the goal is reached
 
 
-def target_subscribe(rows: list[Subscription]) -> None:
-    """Subscribe (idempotent in SNS), apply the filter policy, record ARN and status."""
+def target_subscribe(rows: list[Subscription]) -> str:
+    """Subscribe (idempotent in SNS), apply the filter policy, record ARN and status;
+    returns the subscription ARN (or SNS's "pending confirmation")."""
     if not rows:
-        return
+        return ""
     first = rows[0]
     adapter = adapter_for(first.channel)
     try:
@@ -110,6 +115,7 @@ def target_subscribe(rows: list[Subscription]) -> None:
         old_arn = row.sns_subscription_arn if row.sns_subscription_arn != arn else ""
         old_endpoint = row.sns_endpoint_arn if row.sns_endpoint_arn != endpoint_arn else ""
         arn_release(channel=row.channel, subscription_arn=old_arn, endpoint_arn=old_endpoint)
+    return arn
 
 
 def _target_refused(rows: list[Subscription], reason: str) -> None:
@@ -131,11 +137,13 @@ def arn_release(*, channel: str, subscription_arn: str, endpoint_arn: str, targe
     subscription (or share the row's target): then re-apply their filter policy, which
     may differ without the row that left. Delete a push endpoint no active row uses."""
     if subscription_arn:
-        holders = list(Subscription.objects.filter(active=True, sns_subscription_arn=subscription_arn))
+        holders = list(
+            Subscription.objects.filter(subscription_proven(), active=True, sns_subscription_arn=subscription_arn)
+        )
         rows = Target.of(holders[0]).active_rows() if holders else (target.active_rows() if target else [])
-        if rows:
-            target_subscribe(rows)
-        else:
+        # The row's own target may be another endpoint than the ARN's (its endpoint
+        # changed): then re-subscribing that target does not keep this ARN.
+        if not rows or target_subscribe(rows) != subscription_arn:
             sns_unsubscribe(subscription_arn)
     if endpoint_arn and not _still_used(sns_endpoint_arn=endpoint_arn):
         adapter_for(channel).release(endpoint_arn=endpoint_arn)
@@ -155,11 +163,11 @@ def subscription_sync(*, subscription_id: int) -> Subscription | None:
                 inbox_attach(topic_arn=topic_arn, fifo=subscription.topic.fifo)
             status = Subscription.Status.CONFIRMED if subscription.active else Subscription.Status.UNSYNCED
             _record([subscription], status=status, sync_error="")
-        elif subscription.active:
+        elif subscription.active and Subscription.objects.filter(subscription_proven(), pk=subscription.pk).exists():
             target_subscribe(Target.of(subscription).active_rows())
-        else:
-            _record([subscription], sns_subscription_arn="", sns_endpoint_arn="",
-                    status=Subscription.Status.UNSYNCED, sync_error="")  # fmt: skip
+        else:  # inactive, or its user has not proven the endpoint: it holds nothing in SNS
+            status = Subscription.Status.PENDING_VERIFICATION if subscription.active else Subscription.Status.UNSYNCED
+            _record([subscription], sns_subscription_arn="", sns_endpoint_arn="", status=status, sync_error="")
             arn_release(
                 channel=subscription.channel, subscription_arn=subscription.sns_subscription_arn,
                 endpoint_arn=subscription.sns_endpoint_arn, target=Target.of(subscription),

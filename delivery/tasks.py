@@ -6,6 +6,7 @@ from celery import shared_task
 
 from delivery.errors import DeliveryError
 from delivery.sns_reconcile import Change, sns_sync
+from subscriptions.verification import verification_poll
 
 logger = logging.getLogger(__name__)
 
@@ -23,3 +24,5 @@ def _log(change: Change, error: DeliveryError | None) -> None:
 def sync_sns_task() -> None:
     """The periodic ``sync_sns``: repairs drift and picks up email confirmations."""
     sns_sync(report=_log)
+    # Email proofs whose SNS link was followed get their code (docs/decisions/0008).
+    verification_poll()

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config.admin_forms import add_service_errors
-from subscriptions.models import Preference, Subscription
+from subscriptions.models import EndpointVerification, Preference, Subscription
 from subscriptions.services import subscription_clean, subscription_create, subscription_resync, subscription_update
 
 
@@ -64,3 +64,22 @@ class PreferenceAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email"]
     raw_id_fields = ["user"]
     filter_horizontal = ["muted_topics"]
+
+
+@admin.register(EndpointVerification)
+class EndpointVerificationAdmin(admin.ModelAdmin):
+    """Who proved which address or number (docs/decisions/0008). Read-only: a proof is
+    made only by its code. Deleting one revokes it; the next ``sync_sns`` takes the
+    user's rows to that endpoint out of SNS. The code hash is never shown."""
+
+    list_display = ["user", "channel", "endpoint", "verified_at", "attempts", "code_expires_at", "created_at"]
+    list_filter = ["channel", ("verified_at", admin.EmptyFieldListFilter)]
+    search_fields = ["endpoint", "user__username"]
+    fields = ["user", "channel", "endpoint", "verified_at", "attempts", "code_expires_at", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: EndpointVerification | None = None) -> bool:
+        return False

@@ -36,6 +36,23 @@ class ChannelKind(Protocol):
     def normalize_endpoint(self, value: str) -> str:
         """The endpoint in canonical form; raises ``ValidationError`` with the reason."""
 
+    @property
+    def needs_proof(self) -> bool:
+        """Whether a user must prove they hold the endpoint before it is subscribed in SNS
+        (email, SMS: someone else's address or number; docs/decisions/0008)."""
+
+    def proof_open(self, *, endpoint: str) -> str:
+        """Start a proof; returns what ``proof_ready``/``proof_send``/``proof_close`` need."""
+
+    def proof_ready(self, *, ref: str) -> bool:
+        """Whether the one-time code can be sent now (email: once the SNS link is confirmed)."""
+
+    def proof_send(self, *, endpoint: str, ref: str, code: str) -> None:
+        """Send the one-time code to the endpoint (the code is never stored in clear)."""
+
+    def proof_close(self, *, ref: str) -> None:
+        """Free what ``proof_open`` created."""
+
 
 # Registration order is the order of choices in forms, the API schema and the admin.
 _KINDS: dict[str, ChannelKind] = {}

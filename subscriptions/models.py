@@ -18,6 +18,8 @@ class Subscription(models.Model):
     class Status(models.TextChoices):
         # Stored, not yet mapped to an SNS subscription.
         UNSYNCED = "unsynced"
+        # Email/SMS whose user has not proven the endpoint (EndpointVerification): no SNS subscription.
+        PENDING_VERIFICATION = "pending_verification"
         PENDING_CONFIRMATION = "pending_confirmation"
         CONFIRMED = "confirmed"
 
@@ -63,3 +65,46 @@ class Preference(models.Model):
 
     def __str__(self) -> str:
         return f"preferences of {self.user}"
+
+
+class EndpointVerification(models.Model):
+    """A user's proof that they hold an email address or phone number (docs/decisions/0008).
+
+    Only rows of users who proved the endpoint reach SNS. The one-time code is kept as an
+    HMAC (``code_hash``), never in clear; ``proof_ref`` is what the channel needs to
+    follow the proof (email: the per-verification SNS subscription whose link was sent).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="verifications")
+    channel = models.CharField(max_length=16, choices=channel_choices)
+    endpoint = models.CharField(max_length=2048)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    code_hash = models.CharField(max_length=128, blank=True, editable=False)
+    code_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    proof_ref = models.CharField(max_length=512, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "channel", "endpoint"], name="verification_unique_endpoint")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.channel} {self.endpoint} ({'verified' if self.verified_at else 'pending'})"
+
+
+class VerificationSend(models.Model):
+    """One code or link sent, counted against the hourly limits per endpoint and per user."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=16)
+    endpoint = models.CharField(max_length=2048)
+    sent_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["channel", "endpoint", "sent_at"], name="verification_send_endpoint")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.endpoint} at {self.sent_at:%Y-%m-%d %H:%M}"

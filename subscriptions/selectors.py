@@ -6,7 +6,7 @@ from operator import or_
 from django.db.models import Exists, OuterRef, Q
 
 from subscriptions.channels import channel_kinds
-from subscriptions.models import Preference, Subscription
+from subscriptions.models import EndpointVerification, Preference, Subscription
 
 
 def _mutes(topic_id: int, channel: str) -> Q:
@@ -17,6 +17,29 @@ def _mutes(topic_id: int, channel: str) -> Q:
 def subscription_is_muted(subscription: Subscription) -> bool:
     return Preference.objects.filter(_mutes(subscription.topic_id, subscription.channel),
                                      user_id=subscription.user_id).exists()  # fmt: skip
+
+
+def proof_channel_names() -> list[str]:
+    """Channels whose endpoint a user must prove to hold (email, SMS: docs/decisions/0008)."""
+    return [kind.name for kind in channel_kinds() if kind.needs_proof]
+
+
+def subscription_proven() -> Q:
+    """Subscription rows that may reach SNS: their channel needs no proof, or their user
+    proved the endpoint. Everything that decides what SNS holds filters with this."""
+    verified = EndpointVerification.objects.filter(
+        user_id=OuterRef("user_id"), channel=OuterRef("channel"), endpoint=OuterRef("endpoint"),
+        verified_at__isnull=False,
+    )  # fmt: skip
+    return ~Q(channel__in=proof_channel_names()) | Exists(verified)
+
+
+def endpoint_is_proven(*, user_id: int, channel: str, endpoint: str) -> bool:
+    if channel not in proof_channel_names():
+        return True
+    return EndpointVerification.objects.filter(
+        user_id=user_id, channel=channel, endpoint=endpoint, verified_at__isnull=False
+    ).exists()
 
 
 def inbox_channel_names() -> list[str]:

@@ -10,6 +10,7 @@ from config.announce import announce_on_commit
 from events.models import Topic
 from subscriptions.channels import channel_get, channel_kinds
 from subscriptions.models import Preference, PushPlatform, Subscription
+from subscriptions.selectors import endpoint_is_proven
 from subscriptions.signals import preferences_changed, subscription_changed
 from subscriptions.validation import normalize_endpoint
 
@@ -65,11 +66,15 @@ def subscription_create(
     *, user: AbstractBaseUser, topic: Topic, channel: str, endpoint: str = "", platform: str = "", active: bool = True
 ) -> Subscription:
     endpoint, platform = subscription_clean(topic=topic, channel=channel, endpoint=endpoint, platform=platform)
+    # Until its user proves the endpoint (subscriptions/verification.py) the row stays out
+    # of SNS; the reply is the same whoever else follows that address.
+    proven = endpoint_is_proven(user_id=user.pk, channel=channel, endpoint=endpoint)
+    status = Subscription.Status.UNSYNCED if proven else Subscription.Status.PENDING_VERIFICATION
     with transaction.atomic():
         _refuse_over_cap(user)
         _refuse_duplicate(user=user, topic=topic, channel=channel, endpoint=endpoint, exclude=None)
         subscription = Subscription.objects.create(
-            user=user, topic=topic, channel=channel, endpoint=endpoint, platform=platform, active=active
+            user=user, topic=topic, channel=channel, endpoint=endpoint, platform=platform, active=active, status=status
         )
     announce_on_commit(subscription_changed, Subscription, subscription_id=subscription.pk)
     return subscription

@@ -2,11 +2,12 @@
 moto's own record of a topic, what SNS accepted on it, and SQS queues subscribed to it."""
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from delivery.aws import sqs_client
+from delivery.aws import aws_region, sqs_client
 from delivery.queues import queue_subscribe
 from delivery.topics import topic_ensure_sns
 from events.models import Topic
@@ -82,3 +83,22 @@ class Inbox:
         for message in self.messages:
             tally[message.key] = tally.get(message.key, 0) + 1
         return tally
+
+
+def sms_sent(number: str) -> list[str]:
+    """The texts moto's SNS accepted for a phone number (``Publish`` with ``PhoneNumber``)."""
+    from moto.sns.models import sns_backends
+
+    backend = sns_backends["123456789012"][aws_region()]  # moto's default account
+    return [text for phone, text in backend.sms_messages.values() if phone == number]
+
+
+def last_code(texts: list) -> str:
+    """The one-time code in the last of these messages."""
+    assert texts, "no verification message was sent"
+    return re.findall(r"\b(\d{6})\b", str(texts[-1]))[-1]
+
+
+def email_code(proof_ref: str) -> str:
+    """The code published to an email proof's own topic (its subscription ARN names it)."""
+    return last_code([message for _, message, _, _, _ in moto_topic(proof_ref.rsplit(":", 1)[0]).sent_notifications])

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from events.models import Event, Topic
 from events.services import event_create, topic_create
+from subscriptions.models import EndpointVerification
 from tests.ids import unique_slug
 
 
@@ -20,3 +21,12 @@ def make_event(topic: Topic, *, starts_in: timedelta | None = None, starts_at: d
     if starts_at > timezone.now():
         return event_create(topic=topic, title=title, starts_at=starts_at, lead_minutes=lead)
     return Event.objects.create(topic=topic, title=title, starts_at=starts_at, lead_minutes=lead)
+
+
+def prove_endpoints(user, *pairs: tuple[str, str]) -> None:
+    """Record that ``user`` proved each (channel, endpoint), as a matching code does
+    (subscriptions/verification.py); endpoints in canonical form."""
+    for channel, endpoint in pairs:
+        EndpointVerification.objects.update_or_create(
+            user=user, channel=channel, endpoint=endpoint, defaults={"verified_at": timezone.now()}
+        )

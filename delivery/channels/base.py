@@ -6,12 +6,32 @@ An adapter satisfies ``subscriptions.channels.ChannelKind``: the subscriptions a
 name, label, endpoint rules and the in-app special cases from it through the registry.
 """
 
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from delivery.errors import classify
 from delivery.rendering import MessageFacts, Renderer, TemplatePart
 
 if TYPE_CHECKING:
     from subscriptions.models import Subscription
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def sns_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """SNS failures leave as ``DeliveryError``: the API answers them with a 503, not a 500."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    return wrapper
 
 
 class ChannelAdapter:
@@ -65,6 +85,22 @@ class ChannelAdapter:
 
     def release(self, *, endpoint_arn: str) -> None:
         """Free what ``sns_endpoint`` created, once the subscription is gone."""
+
+    # Endpoint ownership (docs/decisions/0008): channels reaching a person's address or
+    # number override these; device tokens, webhook URLs and the inbox need no proof.
+    needs_proof = False
+
+    def proof_open(self, *, endpoint: str) -> str:
+        return ""
+
+    def proof_ready(self, *, ref: str) -> bool:
+        return True
+
+    def proof_send(self, *, endpoint: str, ref: str, code: str) -> None:
+        raise NotImplementedError(f"channel {self.name} needs no proof")
+
+    def proof_close(self, *, ref: str) -> None:
+        """Nothing to free by default."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

@@ -10,7 +10,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from delivery.models import InboxMessage, Notification
-from tests.aws import sns_published
+from subscriptions.models import EndpointVerification
+from tests.aws import email_code, last_code, sms_sent, sns_published
 from tests.clients import client_for
 from tests.e2e.test_fire import create_event_due_in, create_topic
 from tests.engine import LOG_DIR, ROOT, engine_env
@@ -37,12 +38,21 @@ def consumer(inbox_queue):
     assert process.wait(timeout=15) == 0  # SIGTERM: finishes the current poll and exits cleanly
 
 
-def subscribe(api, topic, channel: str, endpoint: str = "") -> dict:
+def subscribe(api, topic, channel: str, endpoint: str = "", status: str = "confirmed") -> dict:
     reply = api.post("/api/v1/subscriptions/", {"topic": topic.slug, "channel": channel, "endpoint": endpoint},
                      format="json")  # fmt: skip
     assert reply.status_code == 201, reply.content
-    assert reply.json()["status"] == "confirmed", reply.json()
+    assert reply.json()["status"] == status, reply.json()
     return reply.json()
+
+
+def verify(api, channel: str, endpoint: str, read_code) -> None:
+    """Prove the endpoint as a user does: ask for a code, read it where it arrived, enter it."""
+    asked = api.post("/api/v1/verifications/", {"channel": channel, "endpoint": endpoint}, format="json")
+    assert asked.status_code == 202, asked.content
+    entered = api.post("/api/v1/verifications/confirm/",
+                       {"channel": channel, "endpoint": endpoint, "code": read_code()}, format="json")  # fmt: skip
+    assert entered.status_code == 200, entered.content
 
 
 def wait_until(check, timeout: float) -> bool:
@@ -62,8 +72,14 @@ def test_every_channel_delivers_and_a_muted_user_gets_nothing(celery_worker, con
     for name, api in apis.items():
         subscribe(api, topic, "webhook", webhooks.url(hooks[name]))
         subscribe(api, topic, "in_app")
-    subscribe(apis["ann"], topic, "email", "ann@example.com")
-    subscribe(apis["ann"], topic, "sms", "+447700900123")
+    # An address or number reaches SNS only once ann proved it is hers (docs/decisions/0008).
+    email = subscribe(apis["ann"], topic, "email", "ann@example.com", status="pending_verification")
+    sms = subscribe(apis["ann"], topic, "sms", "+447700900123", status="pending_verification")
+    verify(apis["ann"], "sms", "+447700900123", lambda: last_code(sms_sent("+447700900123")))
+    proof = lambda: EndpointVerification.objects.get(user=ann, channel="email").proof_ref  # noqa: E731
+    verify(apis["ann"], "email", "ann@example.com", lambda: email_code(proof()))
+    for row in (email, sms):
+        assert apis["ann"].get(f"/api/v1/subscriptions/{row['id']}/").json()["status"] == "confirmed"
     subscribe(apis["ann"], topic, "push", "fcm-device-token-ann")
     assert apis["cat"].put("/api/v1/preferences/", {"muted_topics": [topic.slug]}, format="json").status_code == 200
 

@@ -19,7 +19,7 @@ from notifier.planning import plan_event
 from subscriptions.models import Subscription
 from subscriptions.services import preference_update, subscription_create, subscription_delete, subscription_update
 from tests.aws import moto_topic
-from tests.factories import make_event, make_topic
+from tests.factories import make_event, make_topic, prove_endpoints
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,6 +41,7 @@ def users(django_user_model):
 
 def test_each_channel_has_its_sns_subscription(users):
     ann = users[0]
+    prove_endpoints(ann, ("email", "ann@example.com"), ("sms", "+447700900123"))
     topic = make_topic()
     email = subscription_create(user=ann, topic=topic, channel="email", endpoint="Ann@Example.com")
     sms = subscription_create(user=ann, topic=topic, channel="sms", endpoint="+44 7700 900123")
@@ -68,6 +69,7 @@ def test_each_channel_has_its_sns_subscription(users):
 
 
 def test_deactivate_unsubscribes_and_reactivate_resubscribes(users):
+    prove_endpoints(users[0], ("email", "ann@example.com"))
     topic = make_topic()
     row = subscription_create(user=users[0], topic=topic, channel="email", endpoint="ann@example.com")
     topic.refresh_from_db()
@@ -96,6 +98,8 @@ def test_delete_removes_the_sns_subscription_and_the_device_endpoint(users):
 
 def test_a_shared_address_stays_subscribed_until_its_last_user_leaves(users):
     ann, bob = users
+    for user in users:  # both proved it: a family mailbox
+        prove_endpoints(user, ("email", "family@example.com"))
     topic = make_topic()
     ann_row = subscription_create(user=ann, topic=topic, channel="email", endpoint="family@example.com")
     bob_row = subscription_create(user=bob, topic=topic, channel="email", endpoint="family@example.com")
@@ -108,6 +112,8 @@ def test_a_shared_address_stays_subscribed_until_its_last_user_leaves(users):
 
 def test_leaving_a_shared_address_by_a_new_endpoint_keeps_the_other_user_subscribed(users):
     ann, bob = users
+    for user in users:
+        prove_endpoints(user, ("email", "family@example.com"))
     topic = make_topic()
     ann_row = subscription_create(user=ann, topic=topic, channel="email", endpoint="family@example.com")
     bob_row = subscription_create(user=bob, topic=topic, channel="email", endpoint="family@example.com")
@@ -123,6 +129,7 @@ def test_a_shared_address_is_muted_only_when_all_its_users_muted(users):
     ann, bob = users
     topic = make_topic()
     for user in users:
+        prove_endpoints(user, ("sms", "+447700900555"))
         subscription_create(user=user, topic=topic, channel="sms", endpoint="+447700900555")
     arn = Subscription.objects.get(user=ann).sns_subscription_arn
     preference_update(user=ann, muted_topics=[topic])
@@ -132,11 +139,13 @@ def test_a_shared_address_is_muted_only_when_all_its_users_muted(users):
     preference_update(user=ann, muted_topics=[])
     assert attributes(arn)["FilterPolicy"] == "{}"
     # ann (unmuted) moves away: the address is left to muted bob alone, so it is muted again
+    prove_endpoints(ann, ("sms", "+447700900556"))
     subscription_update(subscription=Subscription.objects.get(user=ann), endpoint="+447700900556")
     assert attributes(arn)["FilterPolicy"] == muted_policy(topic)
 
 
 def test_a_changed_endpoint_moves_the_sns_subscription(users):
+    prove_endpoints(users[0], ("sms", "+447700900001"), ("sms", "+447700900002"))
     topic = make_topic()
     row = subscription_create(user=users[0], topic=topic, channel="sms", endpoint="+447700900001")
     subscription_update(subscription=row, endpoint="+447700900002")
@@ -182,6 +191,7 @@ def test_a_muted_user_receives_nothing_while_others_do_and_unmuting_restores(use
 def test_muting_a_channel_mutes_it_on_every_topic_only(users):
     ann = users[0]
     topics = [make_topic(), make_topic()]
+    prove_endpoints(ann, ("email", "ann@example.com"), ("sms", "+447700900123"))
     for topic in topics:
         subscription_create(user=ann, topic=topic, channel="email", endpoint="ann@example.com")
         subscription_create(user=ann, topic=topic, channel="sms", endpoint="+447700900123")
@@ -192,6 +202,7 @@ def test_muting_a_channel_mutes_it_on_every_topic_only(users):
 
 
 def test_sns_down_is_recorded_and_sync_sns_repairs_it(users, monkeypatch):
+    prove_endpoints(users[0], ("email", "ann@example.com"))
     topic = make_topic()
     topic.refresh_from_db()
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens
@@ -212,6 +223,8 @@ def test_sns_down_is_recorded_and_sync_sns_repairs_it(users, monkeypatch):
 
 def test_sync_sns_repairs_drift_both_ways_and_is_idempotent(users):
     ann, bob = users
+    prove_endpoints(ann, ("email", "ann@example.com"))
+    prove_endpoints(bob, ("sms", "+447700900999"))
     topic = make_topic()
     kept = subscription_create(user=ann, topic=topic, channel="email", endpoint="ann@example.com")
     lost = subscription_create(user=bob, topic=topic, channel="sms", endpoint="+447700900999")

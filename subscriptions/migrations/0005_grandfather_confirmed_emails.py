@@ -1,0 +1,47 @@
+"""Existing email and SMS rows under the endpoint-ownership rule (docs/decisions/0008).
+
+Grandfathered: an email address whose SNS subscription is confirmed and which only one
+user follows. SNS itself mailed that address a confirmation link for that subscription,
+and someone reading the mailbox followed it: the same proof the new flow asks for.
+Everything else must be proven again (status ``pending_verification``): an SMS number
+was never proven (SNS does not confirm SMS subscriptions), and an address followed by
+several users cannot tell whose request its owner confirmed. ``sync_sns`` then removes
+their SNS subscriptions.
+"""
+
+from django.db import migrations
+from django.db.models import Count
+from django.utils import timezone
+
+PROVEN_BY_SNS = "email"  # frozen here: the channels of this migration's time
+NEEDS_PROOF = ("email", "sms")
+
+
+def forwards(apps, schema_editor):
+    Subscription = apps.get_model("subscriptions", "Subscription")
+    EndpointVerification = apps.get_model("subscriptions", "EndpointVerification")
+    now = timezone.now()
+    single_holder = (
+        Subscription.objects.filter(channel=PROVEN_BY_SNS)
+        .values("endpoint")
+        .annotate(users=Count("user", distinct=True))
+        .filter(users=1)
+        .values("endpoint")
+    )
+    confirmed = Subscription.objects.filter(channel=PROVEN_BY_SNS, status="confirmed", endpoint__in=single_holder)
+    for user_id, endpoint in confirmed.values_list("user_id", "endpoint").distinct():
+        EndpointVerification.objects.get_or_create(
+            user_id=user_id, channel=PROVEN_BY_SNS, endpoint=endpoint, defaults={"verified_at": now}
+        )
+    proven = EndpointVerification.objects.filter(verified_at__isnull=False).values_list("user_id", "endpoint")
+    proven_pairs = set(proven)
+    for row in Subscription.objects.filter(channel__in=NEEDS_PROOF).only("pk", "user_id", "endpoint", "channel"):
+        if row.channel == PROVEN_BY_SNS and (row.user_id, row.endpoint) in proven_pairs:
+            continue
+        Subscription.objects.filter(pk=row.pk).update(status="pending_verification")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("subscriptions", "0004_endpoint_verification")]
+
+    operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
