@@ -2,7 +2,12 @@
 exception handler (config/api_errors.py) and DRF really send them: drf-spectacular
 documents only the success replies by itself."""
 
+import threading
 from typing import Any
+
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 _DETAIL = {"$ref": "#/components/schemas/ErrorDetail"}
 _SCHEMAS = {
@@ -49,6 +54,21 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
         for operation in methods.values():
             responses = operation.setdefault("responses", {})
             for status, reply in _errors_of(operation).items():
-                responses.setdefault(status, reply)
+                declared = responses.setdefault(status, reply)
+                # A view's own wording wins, but the retry header is always said.
+                if "headers" in reply:
+                    declared.setdefault("headers", reply["headers"])
     result.setdefault("components", {}).setdefault("schemas", {}).update(_SCHEMAS)
     return result
+
+
+class SchemaView(SpectacularAPIView):
+    """``/api/schema/``, one generation at a time per process: drf-spectacular loads its
+    extension classes lazily and not thread-safely, so two first requests at once on a
+    threaded server answered 500 (found by the fuzz run, two clients at once)."""
+
+    _generating = threading.Lock()
+
+    def _get_schema_response(self, request: Request) -> Response:
+        with self._generating:
+            return super()._get_schema_response(request)

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import LogoutAllView, LogoutView, ObtainTokenView
+from config.api_schema import SchemaView
 from delivery.api import EventNotificationsView, InboxViewSet, NotificationViewSet
 from events.api import EventViewSet, TopicViewSet
 from notifier.views import HOST_AGNOSTIC_ROUTES
@@ -31,7 +31,7 @@ urlpatterns = [
     path("api/v1/verifications/", VerificationListView.as_view(), name="verifications"),
     path("api/v1/verifications/confirm/", VerificationConfirmView.as_view(), name="verification-confirm"),
     path("api/v1/", include(router.urls)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
     *(path(route, view, name=route) for route, view in HOST_AGNOSTIC_ROUTES.items()),  # /healthz, /readyz, /metrics
 ]
 
