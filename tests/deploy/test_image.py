@@ -203,7 +203,8 @@ def test_the_image_holds_the_engine_and_no_secret(release: Release) -> None:
     code, listing = release.pods.exec(release.containers["web"], "ls", "-A", "/app")
     assert code == 0
     assert set(listing.split()) == {
-        "manage.py", "requirements.txt", "config", "events", "subscriptions", "delivery", "notifier", "staticfiles",
+        "manage.py", "requirements.txt", "config", "accounts", "events", "subscriptions", "delivery", "notifier",
+        "staticfiles",
         "__pycache__",  # manage.py's byte code, compiled at build time
     }  # fmt: skip
 
