@@ -3,7 +3,7 @@
 from functools import reduce
 from operator import or_
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from subscriptions.channels import channel_kinds
 from subscriptions.models import EndpointVerification, Preference, Subscription
@@ -77,3 +77,8 @@ def user_mutes(user_id: int) -> Mutes:
     if preference is None:
         return set(), set()
     return {topic.pk for topic in preference.muted_topics.all()}, set(preference.muted_channels)
+
+
+def verification_list(*, user_id: int) -> QuerySet[EndpointVerification]:
+    """A user's own proofs, never anyone else's."""
+    return EndpointVerification.objects.filter(user_id=user_id).order_by("channel", "endpoint")

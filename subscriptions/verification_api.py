@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from subscriptions import verification
 from subscriptions.api import ChannelField
 from subscriptions.models import EndpointVerification
+from subscriptions.selectors import verification_list
 
 
 class VerificationRequestSerializer(serializers.Serializer):
@@ -65,7 +66,7 @@ class VerificationListView(APIView):
     @extend_schema(responses=VerificationSerializer(many=True))
     def get(self, request: Request) -> Response:
         verification.verification_poll(user=request.user)  # an email link followed: send its code now
-        rows = EndpointVerification.objects.filter(user=request.user).order_by("channel", "endpoint")
+        rows = verification_list(user_id=request.user.pk)
         return Response(VerificationSerializer(rows, many=True).data)
 
     @extend_schema(
