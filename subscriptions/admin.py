@@ -34,7 +34,15 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_filter = ["channel", "active", "status", "topic"]
     search_fields = ["user__username", "user__email", "endpoint", "topic__slug"]
     list_select_related = ["user", "topic"]
-    readonly_fields = ["status", "sns_subscription_arn", "sns_endpoint_arn", "sync_error", "created_at", "updated_at"]
+    readonly_fields = [
+        "inactive_reason",
+        "status",
+        "sns_subscription_arn",
+        "sns_endpoint_arn",
+        "sync_error",
+        "created_at",
+        "updated_at",
+    ]
     raw_id_fields = ["user"]
     actions = ["resync"]
 

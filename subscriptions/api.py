@@ -26,9 +26,9 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Subscription
-        fields = ["id", "topic", "channel", "endpoint", "platform", "active", "status", "muted", "sync_error",
-                  "created_at"]  # fmt: skip
-        read_only_fields = ["status", "sync_error", "created_at"]
+        fields = ["id", "topic", "channel", "endpoint", "platform", "active", "inactive_reason", "status", "muted",
+                  "sync_error", "created_at"]  # fmt: skip
+        read_only_fields = ["inactive_reason", "status", "sync_error", "created_at"]
         validators: list[object] = []  # uniqueness per user is checked by the service
 
     def get_muted(self, subscription: Subscription) -> bool:

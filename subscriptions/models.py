@@ -34,6 +34,9 @@ class Subscription(models.Model):
         max_length=16, choices=PushPlatform.choices, blank=True, help_text="Push only: the device's platform."
     )
     active = models.BooleanField(default=True)
+    # Why the engine turned this row off (a push token gone stale, a number opted out of
+    # SMS); empty while active or when its user turned it off. Cleared when re-activated.
+    inactive_reason = models.CharField(max_length=200, blank=True, editable=False)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.UNSYNCED)
     sns_subscription_arn = models.CharField(max_length=512, blank=True, editable=False)
     # Push only: the SNS application endpoint made from the device token.

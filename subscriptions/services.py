@@ -97,11 +97,29 @@ def subscription_update(*, subscription: Subscription, **fields: object) -> Subs
         subscription.platform = _checked_platform(subscription.channel, str(fields["platform"] or ""))
     if "active" in fields:
         subscription.active = bool(fields["active"])
+        if subscription.active:
+            subscription.inactive_reason = ""
     # Only what users edit: the SNS state columns belong to the sync, which may have
     # written them after this instance was loaded.
-    subscription.save(update_fields=["endpoint", "platform", "active", "updated_at"])
+    subscription.save(update_fields=["endpoint", "platform", "active", "inactive_reason", "updated_at"])
     announce_on_commit(subscription_changed, Subscription, subscription_id=subscription.pk)
     return subscription
+
+
+def subscription_deactivate(*, subscription_ids: Iterable[int], reason: str) -> int:
+    """Turn these subscriptions off on the engine's own finding (an endpoint SNS disabled,
+    a number that opted out) and say why; their SNS subscriptions are released after
+    commit. Returns how many were active."""
+    with transaction.atomic():
+        ids = list(
+            Subscription.objects.select_for_update()
+            .filter(pk__in=list(subscription_ids), active=True)
+            .values_list("pk", flat=True)
+        )
+        Subscription.objects.filter(pk__in=ids).update(active=False, inactive_reason=reason[:200])
+        for subscription_id in ids:
+            announce_on_commit(subscription_changed, Subscription, subscription_id=subscription_id)
+    return len(ids)
 
 
 def subscription_resync(*, subscription_ids: Iterable[int]) -> None:
