@@ -38,9 +38,10 @@ deploy-check: $(STAMP)
 # The API fuzzed from its OpenAPI schema: schemathesis (in .run/schemathesis-venv, installed
 # on first use) against a live server, as a staff and as an ordinary user, fixed seed;
 # 0 server errors and 0 schema violations, the counts printed.
+FUZZ_REDIS_DB ?= 9
 fuzz: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
 fuzz: $(STAMP)
-	$(PY) scripts/services.py --redis-db 9 -- $(PY) -m pytest tests/fuzz -s $(PYTEST_ARGS)
+	$(PY) scripts/services.py --redis-db $(FUZZ_REDIS_DB) -- $(PY) -m pytest tests/fuzz -s $(PYTEST_ARGS)
 
 # Benchmarks (bench/run.py): BENCH_SIZE=tiny (CI, seconds), quick (minutes) or full.
 BENCH_SIZE ?= quick
