@@ -173,9 +173,7 @@ def test_uniqueness_and_lookups_go_through_the_digest(owner):
     reply = client_for(owner).post("/api/v1/subscriptions/", {
         "topic": topic.slug, "channel": "webhook", "endpoint": ENDPOINTS["webhook"]}, format="json")  # fmt: skip
     assert reply.status_code == 400 and "already follow" in str(reply.json())
-    assert subscription_ids_with_endpoints("webhook", [ENDPOINTS["webhook"], "https://other.example.com/"]) == [
-        row.pk
-    ]
+    assert subscription_ids_with_endpoints("webhook", [ENDPOINTS["webhook"], "https://other.example.com/"]) == [row.pk]
     assert subscription_ids_with_endpoints("sms", ["+44 7700 900777"]) == []
     with pytest.raises(FieldError, match="Unsupported lookup"):
         list(Subscription.objects.filter(endpoint=ENDPOINTS["webhook"]))
