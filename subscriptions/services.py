@@ -103,8 +103,7 @@ def subscription_update(*, subscription: Subscription, **fields: object) -> Subs
         if subscription.active:
             subscription.inactive_reason = ""
     # Only what users edit: the SNS state columns belong to the sync, which may have
-    # written them after this instance was loaded.
-    # The model's save adds endpoint_digest: it follows the endpoint.
+    # written them after this instance was loaded. (The model's save adds endpoint_digest.)
     subscription.save(update_fields=["endpoint", "platform", "active", "inactive_reason", "updated_at"])
     announce_on_commit(subscription_changed, Subscription, subscription_id=subscription.pk)
     return subscription
