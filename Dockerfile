@@ -38,8 +38,11 @@ WORKDIR /app
 # The code stays owned by root: the process cannot change what it runs.
 COPY . /app
 # Static files and byte code at build time, as the root filesystem is read-only at run
-# time. The secret key only lets settings load here; it is not in the running config.
-RUN DJANGO_SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput --verbosity 0 \
+# time. The secret key and the encryption key ("collectstatic-only-not-a-secret!" in
+# base64) only let settings load here; neither is in the running config.
+RUN DJANGO_SECRET_KEY=collectstatic-only-not-a-secret \
+    NOTIFIER_ENCRYPTION_KEYS=Y29sbGVjdHN0YXRpYy1vbmx5LW5vdC1hLXNlY3JldCE= \
+    python manage.py collectstatic --noinput --verbosity 0 \
     && python -m compileall -q /app
 
 USER 10001:10001

@@ -6,6 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+# A Fernet key for tests and benchmarks only: base64 of "tests-only-not-a-secret-key-0000",
+# public like the secret key above; it protects nothing (docs/decisions/0010).
+TEST_ONLY_ENCRYPTION_KEY := dGVzdHMtb25seS1ub3QtYS1zZWNyZXQta2V5LTAwMDA=
+
 .PHONY: run test deploy-check fuzz bench lint format clean
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -22,6 +26,7 @@ run: $(STAMP)
 # deploy (the image test, the checkov scan) and fuzz are left to deploy-check and fuzz:
 # they install tools.
 test: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
+test: export NOTIFIER_ENCRYPTION_KEYS ?= $(TEST_ONLY_ENCRYPTION_KEY)
 test: $(STAMP)
 	$(PY) scripts/services.py --redis-db 9 -- $(PY) -m pytest -m "not deploy and not fuzz" $(PYTEST_ARGS)
 
@@ -31,6 +36,7 @@ test: $(STAMP)
 # missing, root needed) builds the Dockerfile and runs the chart's workloads as containers
 # against PostgreSQL over TCP (DATABASE_URL).
 deploy-check: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
+deploy-check: export NOTIFIER_ENCRYPTION_KEYS ?= $(TEST_ONLY_ENCRYPTION_KEY)
 deploy-check: $(STAMP)
 	$(VENV)/bin/hadolint Dockerfile
 	$(PY) scripts/services.py --redis-db 9 -- $(PY) -m pytest tests/deploy $(PYTEST_ARGS)
@@ -40,12 +46,14 @@ deploy-check: $(STAMP)
 # 0 server errors and 0 schema violations, the counts printed.
 FUZZ_REDIS_DB ?= 9
 fuzz: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
+fuzz: export NOTIFIER_ENCRYPTION_KEYS ?= $(TEST_ONLY_ENCRYPTION_KEY)
 fuzz: $(STAMP)
 	$(PY) scripts/services.py --redis-db $(FUZZ_REDIS_DB) -- $(PY) -m pytest tests/fuzz -s $(PYTEST_ARGS)
 
 # Benchmarks (bench/run.py): BENCH_SIZE=tiny (CI, seconds), quick (minutes) or full.
 BENCH_SIZE ?= quick
 bench: export DJANGO_SECRET_KEY ?= bench-only-not-a-secret
+bench: export NOTIFIER_ENCRYPTION_KEYS ?= $(TEST_ONLY_ENCRYPTION_KEY)
 bench: $(STAMP)
 	$(PY) scripts/services.py -- $(PY) bench/run.py --size $(BENCH_SIZE) $(BENCH_ARGS)
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DB = "notifier_bench"
 BENCH_REDIS_DB = 8  # never 0 (yours) or 9 (the tests')
@@ -34,6 +36,7 @@ def configure_environment() -> None:
     # As in production: with DEBUG on, Django would also record every query it runs.
     os.environ["DJANGO_DEBUG"] = "false"
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(32))
+    os.environ.setdefault("NOTIFIER_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
+from cryptography.fernet import Fernet
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -23,6 +24,38 @@ if not SECRET_KEY:
     raise environ.ImproperlyConfigured(
         "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set when DJANGO_DEBUG is off"
     )
+
+# Contact data at rest (docs/decisions/0010): Fernet keys, newest first, comma-separated.
+# Production refuses to start without one; development gets a fixed key that protects
+# nothing (it is in the source) so `DJANGO_DEBUG=true` works with no setup.
+_DEV_ONLY_ENCRYPTION_KEY = "ZGV2LW9ubHktaW5zZWN1cmUtZmVybmV0LWtleS0wMDA="
+
+
+def _fernet_keys(raw: str) -> tuple[str, ...]:
+    """Keys split on commas or newlines, whitespace around each dropped (a key file ends
+    with a newline); a malformed one is named by position, never shown: this line is logged."""
+    keys = tuple(part.strip() for part in raw.replace("\n", ",").split(",") if part.strip())
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise environ.ImproperlyConfigured(
+                f"NOTIFIER_ENCRYPTION_KEYS: key {position} of {len(keys)} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes)"
+            ) from None
+    return keys
+
+
+NOTIFIER_ENCRYPTION_KEYS = _fernet_keys(
+    env.str("NOTIFIER_ENCRYPTION_KEYS", default="" if not DEBUG else _DEV_ONLY_ENCRYPTION_KEY)
+)
+if not NOTIFIER_ENCRYPTION_KEYS:
+    raise environ.ImproperlyConfigured(
+        "NOTIFIER_ENCRYPTION_KEYS (or NOTIFIER_ENCRYPTION_KEYS_FILE) must be set when DJANGO_DEBUG is off"
+    )
+# The key of the blind index (lookups by endpoint). Unset: derived from SECRET_KEY, and
+# then rotating SECRET_KEY needs `manage.py rotate_encryption_keys` (it recomputes digests).
+NOTIFIER_BLIND_INDEX_KEY = env.str("NOTIFIER_BLIND_INDEX_KEY", default="").strip()
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])

@@ -15,6 +15,7 @@ user edited since the row was read.
 import json
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
@@ -47,18 +48,19 @@ def normalized_policy(policy: str | None) -> str:
 class Target:
     topic_id: int
     channel: str
-    endpoint: str
+    # The endpoint's digest: rows are matched by it (the endpoint column is encrypted).
+    endpoint_digest: str
 
     @classmethod
     def of(cls, subscription: Subscription) -> "Target":
-        return cls(subscription.topic_id, subscription.channel, subscription.endpoint)
+        return cls(subscription.topic_id, subscription.channel, subscription.endpoint_digest)
 
     def active_rows(self) -> list[Subscription]:
         """The rows that want this target's SNS subscription: active and proven."""
         return list(
             Subscription.objects.filter(
-                subscription_proven(), topic_id=self.topic_id, channel=self.channel, endpoint=self.endpoint,
-                active=True,
+                subscription_proven(), topic_id=self.topic_id, channel=self.channel,
+                endpoint_digest=self.endpoint_digest, active=True,
             ).select_related("topic")
         )  # fmt: skip
 
@@ -91,7 +93,7 @@ def target_subscribe(rows: list[Subscription]) -> str:
     try:
         adapter.subscribe_check(first.endpoint)
     except ValidationError as exc:
-        _target_refused(rows, "; ".join(exc.messages))
+        _target_refused(rows, _without_endpoint("; ".join(exc.messages), first.endpoint))
         return
     topic_arn = topic_ensure_sns(topic=first.topic)
     endpoint = adapter.sns_endpoint(first)
@@ -116,6 +118,15 @@ def target_subscribe(rows: list[Subscription]) -> str:
         old_endpoint = row.sns_endpoint_arn if row.sns_endpoint_arn != endpoint_arn else ""
         arn_release(channel=row.channel, subscription_arn=old_arn, endpoint_arn=old_endpoint)
     return arn
+
+
+def _without_endpoint(text: str, endpoint: str) -> str:
+    """``sync_error`` is stored in clear: keep the endpoint, and a webhook's host, out of it
+    (docs/decisions/0010). SNS and the URL guard may quote either in their messages."""
+    for secret in (endpoint, urlsplit(endpoint).hostname if "://" in endpoint else ""):
+        if secret:
+            text = text.replace(secret, "[endpoint]" if secret == endpoint else "[host]")
+    return text
 
 
 def _target_refused(rows: list[Subscription], reason: str) -> None:
@@ -180,7 +191,7 @@ def subscription_sync(*, subscription_id: int) -> Subscription | None:
 
 def _sync_failed(subscription: Subscription, error: DeliveryError) -> None:
     logger.warning("sns subscription sync failed subscription=%s error=%s", subscription.pk, error)
-    _record([subscription], sync_error=str(error)[:2000])
+    _record([subscription], sync_error=_without_endpoint(str(error), subscription.endpoint)[:2000])
 
 
 def subscription_released(*, target: Target, subscription_arn: str, endpoint_arn: str) -> None:

@@ -17,6 +17,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import services
 
@@ -94,6 +96,18 @@ def stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def encryption_keys_file() -> Path:
+    """A Fernet key made on the first `make run` and kept in .run/: the demo's contact data
+    is encrypted at rest as in production, and stays readable across restarts."""
+    path = services.RUN_DIR / "encryption-keys"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(Fernet.generate_key().decode() + "\n")
+    return path
+
+
 def main() -> None:
     # Set explicitly: a shell that starts us in the background leaves SIGINT ignored.
     for signum in STOP_SIGNALS:
@@ -101,6 +115,8 @@ def main() -> None:
     env = services.prepare(redis_db=None, with_aws=True)
     env.setdefault("DJANGO_DEBUG", "true")
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    if not env.get("NOTIFIER_ENCRYPTION_KEYS") and not env.get("NOTIFIER_ENCRYPTION_KEYS_FILE"):
+        env["NOTIFIER_ENCRYPTION_KEYS_FILE"] = str(encryption_keys_file())
     env["PYTHONUNBUFFERED"] = "1"
     manage(env, "migrate", "--noinput")
     demo = manage(env, "seed_demo")

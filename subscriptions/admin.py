@@ -1,11 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminTextInputWidget
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config.admin_forms import add_service_errors
+from config.encrypted_fields import EncryptedTextField
+from subscriptions.channels import channel_kinds
 from subscriptions.models import EndpointVerification, Preference, Subscription
+from subscriptions.selectors import endpoint_digests
 from subscriptions.services import subscription_clean, subscription_create, subscription_resync, subscription_update
 
 
@@ -27,12 +31,28 @@ class SubscriptionAdminForm(forms.ModelForm):
         return data
 
 
+class EndpointSearchMixin:
+    """Search by endpoint: the column is encrypted (docs/decisions/0010), so a term
+    matches an endpoint exactly, through its digest (the term as typed and in each
+    channel's canonical form), never by a LIKE on clear text. The other search fields
+    keep Django's search."""
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            digests = {digest for kind in channel_kinds() for digest in endpoint_digests(kind.name, term)}
+            results |= queryset.filter(endpoint_digest__in=digests)
+        return results, may_have_duplicates
+
+
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(EndpointSearchMixin, admin.ModelAdmin):
     form = SubscriptionAdminForm
+    formfield_overrides = {EncryptedTextField: {"widget": AdminTextInputWidget}}
     list_display = ["id", "user", "topic", "channel", "endpoint", "active", "status", "created_at"]
     list_filter = ["channel", "active", "status", "topic"]
-    search_fields = ["user__username", "user__email", "endpoint", "topic__slug"]
+    search_fields = ["user__username", "user__email", "topic__slug"]
     list_select_related = ["user", "topic"]
     readonly_fields = [
         "inactive_reason",
@@ -75,14 +95,14 @@ class PreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(EndpointVerification)
-class EndpointVerificationAdmin(admin.ModelAdmin):
+class EndpointVerificationAdmin(EndpointSearchMixin, admin.ModelAdmin):
     """Who proved which address or number (docs/decisions/0008). Read-only: a proof is
     made only by its code. Deleting one revokes it; the next ``sync_sns`` takes the
     user's rows to that endpoint out of SNS. The code hash is never shown."""
 
     list_display = ["user", "channel", "endpoint", "verified_at", "attempts", "code_expires_at", "created_at"]
     list_filter = ["channel", ("verified_at", admin.EmptyFieldListFilter)]
-    search_fields = ["endpoint", "user__username"]
+    search_fields = ["user__username"]
     fields = ["user", "channel", "endpoint", "verified_at", "attempts", "code_expires_at", "created_at"]
     readonly_fields = fields
 

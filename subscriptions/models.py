@@ -1,7 +1,11 @@
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
+from config.encrypted_fields import BlindIndexField, EncryptedTextField, with_blind_indexes
 from events.models import Topic
 from subscriptions.channels import channel_choices
 
@@ -27,9 +31,11 @@ class Subscription(models.Model):
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="subscriptions")
     # The registry's channels (filled by the delivery app); a callable, so a new channel needs no migration.
     channel = models.CharField(max_length=16, choices=channel_choices)
-    endpoint = models.CharField(
+    # Encrypted at rest (docs/decisions/0010); found and kept unique by its digest.
+    endpoint = EncryptedTextField(
         max_length=2048, blank=True, help_text="Address, E.164 number, device token or https URL."
     )
+    endpoint_digest = BlindIndexField(source="endpoint", db_index=True)
     platform = models.CharField(
         max_length=16, choices=PushPlatform.choices, blank=True, help_text="Push only: the device's platform."
     )
@@ -50,12 +56,16 @@ class Subscription(models.Model):
         ordering = ["-created_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "topic", "channel", "endpoint"], name="subscription_unique_endpoint"
+                fields=["user", "topic", "channel", "endpoint_digest"], name="subscription_unique_endpoint"
             )
         ]
 
     def __str__(self) -> str:
+        # No endpoint: the admin log keeps this text in the database, in clear.
         return f"{self.user} → {self.topic.slug} ({self.channel})"
+
+    def save(self, *args: Any, update_fields: Iterable[str] | None = None, **kwargs: Any) -> None:
+        super().save(*args, update_fields=with_blind_indexes(self, update_fields), **kwargs)
 
 
 class Preference(models.Model):
@@ -80,7 +90,8 @@ class EndpointVerification(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="verifications")
     channel = models.CharField(max_length=16, choices=channel_choices)
-    endpoint = models.CharField(max_length=2048)
+    endpoint = EncryptedTextField(max_length=2048)  # docs/decisions/0010
+    endpoint_digest = BlindIndexField(source="endpoint", db_index=True)
     verified_at = models.DateTimeField(null=True, blank=True)
     code_hash = models.CharField(max_length=128, blank=True, editable=False)
     code_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -91,23 +102,28 @@ class EndpointVerification(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "channel", "endpoint"], name="verification_unique_endpoint")
+            models.UniqueConstraint(fields=["user", "channel", "endpoint_digest"], name="verification_unique_endpoint")
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.channel} {self.endpoint} ({'verified' if self.verified_at else 'pending'})"
+        # No endpoint: the admin log keeps this text in the database, in clear.
+        return f"{self.user} {self.channel} ({'verified' if self.verified_at else 'pending'})"
+
+    def save(self, *args: Any, update_fields: Iterable[str] | None = None, **kwargs: Any) -> None:
+        super().save(*args, update_fields=with_blind_indexes(self, update_fields), **kwargs)
 
 
 class VerificationSend(models.Model):
-    """One code or link sent, counted against the hourly limits per endpoint and per user."""
+    """One code or link sent, counted against the hourly limits per endpoint and per user.
+    Only counted, never read back: the endpoint is kept as its digest alone."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(max_length=16)
-    endpoint = models.CharField(max_length=2048)
+    endpoint_digest = models.CharField(max_length=64, editable=False)
     sent_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["channel", "endpoint", "sent_at"], name="verification_send_endpoint")]
+        indexes = [models.Index(fields=["channel", "endpoint_digest", "sent_at"], name="verification_send_endpoint")]
 
     def __str__(self) -> str:
-        return f"{self.channel} {self.endpoint} at {self.sent_at:%Y-%m-%d %H:%M}"
+        return f"{self.channel} send at {self.sent_at:%Y-%m-%d %H:%M}"

@@ -1,12 +1,17 @@
 """Reads about subscriptions that other apps rely on (who gets what)."""
 
+from collections.abc import Iterable
+from contextlib import suppress
 from functools import reduce
 from operator import or_
 
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from config.crypto import blind_index
 from subscriptions.channels import channel_kinds
 from subscriptions.models import EndpointVerification, Preference, Subscription
+from subscriptions.validation import normalize_endpoint
 
 
 def _mutes(topic_id: int, channel: str) -> Q:
@@ -28,7 +33,7 @@ def subscription_proven() -> Q:
     """Subscription rows that may reach SNS: their channel needs no proof, or their user
     proved the endpoint. Everything that decides what SNS holds filters with this."""
     verified = EndpointVerification.objects.filter(
-        user_id=OuterRef("user_id"), channel=OuterRef("channel"), endpoint=OuterRef("endpoint"),
+        user_id=OuterRef("user_id"), channel=OuterRef("channel"), endpoint_digest=OuterRef("endpoint_digest"),
         verified_at__isnull=False,
     )  # fmt: skip
     return ~Q(channel__in=proof_channel_names()) | Exists(verified)
@@ -38,7 +43,7 @@ def endpoint_is_proven(*, user_id: int, channel: str, endpoint: str) -> bool:
     if channel not in proof_channel_names():
         return True
     return EndpointVerification.objects.filter(
-        user_id=user_id, channel=channel, endpoint=endpoint, verified_at__isnull=False
+        user_id=user_id, channel=channel, endpoint_digest=blind_index(endpoint), verified_at__isnull=False
     ).exists()
 
 
@@ -81,4 +86,30 @@ def user_mutes(user_id: int) -> Mutes:
 
 def verification_list(*, user_id: int) -> QuerySet[EndpointVerification]:
     """A user's own proofs, never anyone else's."""
-    return EndpointVerification.objects.filter(user_id=user_id).order_by("channel", "endpoint")
+    # Not by endpoint: the column holds ciphertext, whose order means nothing.
+    return EndpointVerification.objects.filter(user_id=user_id).order_by("channel", "created_at", "pk")
+
+
+def endpoint_digests(channel: str, value: str) -> set[str]:
+    """The digests a stored endpoint equal to ``value`` may have: of the value as given
+    (stripped) and of its canonical form when the channel accepts it. Both, because
+    some checks of a valid form can fail later (a webhook host that stopped resolving)
+    while the row still holds that exact value."""
+    candidates = {(value or "").strip()}
+    with suppress(ValidationError):
+        candidates.add(normalize_endpoint(channel, value))
+    return {blind_index(candidate) for candidate in candidates if candidate}
+
+
+def subscription_ids_with_endpoints(channel: str, endpoints: Iterable[str]) -> list[int]:
+    """Ids of the subscriptions on this channel whose endpoint is one of these: the one
+    way to find rows by endpoint values, since the column is encrypted and only the
+    digest of the stored (canonical) form can be compared (docs/decisions/0010)."""
+    digests = {digest for endpoint in endpoints for digest in endpoint_digests(channel, endpoint)}
+    if not digests:
+        return []
+    return list(
+        Subscription.objects.filter(channel=channel, endpoint_digest__in=digests)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from config.announce import announce_on_commit
+from config.crypto import blind_index
 from events.models import Topic
 from subscriptions.channels import channel_get, channel_kinds
 from subscriptions.models import Preference, PushPlatform, Subscription
@@ -18,7 +19,9 @@ from subscriptions.validation import normalize_endpoint
 def _refuse_duplicate(
     *, user: AbstractBaseUser, topic: Topic, channel: str, endpoint: str, exclude: int | None
 ) -> None:
-    duplicates = Subscription.objects.filter(user=user, topic=topic, channel=channel, endpoint=endpoint)
+    duplicates = Subscription.objects.filter(
+        user=user, topic=topic, channel=channel, endpoint_digest=blind_index(endpoint)
+    )
     if exclude is not None:
         duplicates = duplicates.exclude(pk=exclude)
     if duplicates.exists():
@@ -100,7 +103,7 @@ def subscription_update(*, subscription: Subscription, **fields: object) -> Subs
         if subscription.active:
             subscription.inactive_reason = ""
     # Only what users edit: the SNS state columns belong to the sync, which may have
-    # written them after this instance was loaded.
+    # written them after this instance was loaded. (The model's save adds endpoint_digest.)
     subscription.save(update_fields=["endpoint", "platform", "active", "inactive_reason", "updated_at"])
     announce_on_commit(subscription_changed, Subscription, subscription_id=subscription.pk)
     return subscription

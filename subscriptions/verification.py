@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from config.announce import announce_on_commit
+from config.crypto import blind_index
 from subscriptions.channels import ChannelKind, channel_get
 from subscriptions.models import EndpointVerification, Subscription, VerificationSend
 from subscriptions.signals import subscription_changed
@@ -61,7 +62,9 @@ def _serialize_sends(*, user: AbstractBaseUser, channel: str, endpoint: str) -> 
     or one user for two numbers) could both pass the count. Transaction-scoped advisory
     locks, always taken endpoint first, then user, make them wait for each other."""
     with connection.cursor() as cursor:
-        for key in (f"notifier.verification.endpoint:{channel}:{endpoint}", f"notifier.verification.user:{user.pk}"):
+        # The digest, not the clear endpoint: a statement log would show the parameter.
+        digest = blind_index(endpoint)
+        for key in (f"notifier.verification.endpoint:{channel}:{digest}", f"notifier.verification.user:{user.pk}"):
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
@@ -69,8 +72,9 @@ def _refuse_over_limit(*, user: AbstractBaseUser, channel: str, endpoint: str) -
     _serialize_sends(user=user, channel=channel, endpoint=endpoint)
     hour_ago = timezone.now() - timedelta(hours=1)
     recent = VerificationSend.objects.filter(sent_at__gt=hour_ago)
+    to_endpoint = recent.filter(channel=channel, endpoint_digest=blind_index(endpoint))
     limits = (
-        (recent.filter(channel=channel, endpoint=endpoint), settings.NOTIFIER_VERIFICATION_SENDS_PER_ENDPOINT_PER_HOUR,
+        (to_endpoint, settings.NOTIFIER_VERIFICATION_SENDS_PER_ENDPOINT_PER_HOUR,
          "Too many verification messages were sent to this endpoint in the last hour; try again later."),
         (recent.filter(user=user), settings.NOTIFIER_VERIFICATION_SENDS_PER_USER_PER_HOUR,
          "You asked for too many verification messages in the last hour; try again later."),
@@ -99,12 +103,12 @@ def verification_request(*, user: AbstractBaseUser, channel: str, endpoint: str)
     endpoint = normalize_endpoint(channel, endpoint)
     with transaction.atomic():
         verification, _ = EndpointVerification.objects.select_for_update().get_or_create(
-            user=user, channel=channel, endpoint=endpoint
+            user=user, channel=channel, endpoint_digest=blind_index(endpoint), defaults={"endpoint": endpoint}
         )
         if verification.verified_at is not None:
             return verification
         _refuse_over_limit(user=user, channel=channel, endpoint=endpoint)
-        VerificationSend.objects.create(user=user, channel=channel, endpoint=endpoint)
+        VerificationSend.objects.create(user=user, channel=channel, endpoint_digest=blind_index(endpoint))
         # A new request starts a new proof: the old link or code is dropped.
         old_ref, verification.proof_ref = verification.proof_ref, kind.proof_open(endpoint=endpoint)
         verification.code_hash, verification.code_expires_at, verification.attempts = "", None, 0
@@ -175,11 +179,13 @@ def verification_confirm(*, user: AbstractBaseUser, channel: str, endpoint: str,
     endpoint = normalize_endpoint(channel, endpoint)
     with transaction.atomic():
         verification = (
-            EndpointVerification.objects.select_for_update().filter(user=user, channel=channel, endpoint=endpoint)
+            EndpointVerification.objects.select_for_update().filter(
+                user=user, channel=channel, endpoint_digest=blind_index(endpoint)
+            )
         ).first()
         outcome = _check_code(verification, code)
         if not outcome.error:
-            rows = Subscription.objects.filter(user=user, channel=channel, endpoint=endpoint)
+            rows = Subscription.objects.filter(user=user, channel=channel, endpoint_digest=blind_index(endpoint))
             for subscription_id in rows.values_list("pk", flat=True):
                 announce_on_commit(subscription_changed, Subscription, subscription_id=subscription_id)
     # Raised after the block: the attempt just counted must be committed, not rolled back.

@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from config.crypto import blind_index
 from events.models import Event, Topic
 from events.services import event_create, topic_create
 from subscriptions.models import EndpointVerification
@@ -28,5 +29,6 @@ def prove_endpoints(user, *pairs: tuple[str, str]) -> None:
     (subscriptions/verification.py); endpoints in canonical form."""
     for channel, endpoint in pairs:
         EndpointVerification.objects.update_or_create(
-            user=user, channel=channel, endpoint=endpoint, defaults={"verified_at": timezone.now()}
-        )
+            user=user, channel=channel, endpoint_digest=blind_index(endpoint),
+            defaults={"endpoint": endpoint, "verified_at": timezone.now()},
+        )  # fmt: skip

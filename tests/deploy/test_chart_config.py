@@ -35,7 +35,14 @@ from tests.deploy.chart import (
 )
 
 SETTINGS = ROOT / "config" / "settings.py"
-REQUIRED_SECRETS = ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "FLOWER_BASIC_AUTH", "NOTIFIER_METRICS_TOKEN")
+REQUIRED_SECRETS = (
+    "DJANGO_SECRET_KEY",
+    "NOTIFIER_ENCRYPTION_KEYS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "FLOWER_BASIC_AUTH",
+    "NOTIFIER_METRICS_TOKEN",
+)
 
 
 def schema_secret_keys() -> set[str]:
@@ -147,7 +154,8 @@ def test_configmap_defaults_equal_the_settings_own_defaults(renders):
         for key, value in os.environ.items()
         if key.removesuffix("_FILE") not in variables and key not in data and key != "DJANGO_SETTINGS_MODULE"
     }
-    clean |= {"DJANGO_SECRET_KEY": "x", "DATABASE_URL": "postgres://u@db/n", "REDIS_URL": "redis://redis:6379/0"}
+    clean |= {"DJANGO_SECRET_KEY": "x", "DATABASE_URL": "postgres://u@db/n", "REDIS_URL": "redis://redis:6379/0",
+              "NOTIFIER_ENCRYPTION_KEYS": "dGVzdHMtb25seS1ub3QtYS1zZWNyZXQta2V5LTAwMDA="}  # fmt: skip
     own_defaults = load_settings(names, clean)
     with_configmap = load_settings(names, clean | data)
     differing = {
@@ -217,7 +225,7 @@ def test_existing_secret_is_read_everywhere_and_no_secret_is_made(renders):
 
 # The keys each container needs from the Secret (helm/notifier/templates/_helpers.tpl,
 # notifier.requiredSecretKeys): every container, the init containers and the migrate Job included.
-COMMON_SECRETS = ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL")
+COMMON_SECRETS = ("DJANGO_SECRET_KEY", "NOTIFIER_ENCRYPTION_KEYS", "DATABASE_URL", "REDIS_URL")
 CONTAINER_SECRETS = {
     "web": (*COMMON_SECRETS, "NOTIFIER_METRICS_TOKEN"),
     "flower": (*COMMON_SECRETS, "FLOWER_BASIC_AUTH"),

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import requests
+from cryptography.fernet import Fernet
 
 from scripts.services import ensure_database, with_database
 from tests.aws import Inbox
@@ -76,6 +77,7 @@ def image_database_url(name: str) -> str:
 def image_values(*, database_url: str, redis_url: str, moto_url: str, web_port: int, flower_port: int) -> dict:
     secret_env = {
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
+        "NOTIFIER_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "FLOWER_BASIC_AUTH": f"oncall:{secrets.token_urlsafe(12)}",

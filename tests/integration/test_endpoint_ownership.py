@@ -16,6 +16,7 @@ from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from config.crypto import blind_index
 from delivery.aws import sns_client
 from delivery.channels.email import EmailChannel
 from delivery.sns_reconcile import sns_reconcile
@@ -299,9 +300,9 @@ def test_two_requests_at_once_cannot_both_pass_the_endpoint_limit(users, setting
 
     with psycopg.connect(database_url()) as other:  # the first request, mid-send
         other.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                      [f"notifier.verification.endpoint:sms:{number}"])  # fmt: skip
-        other.execute("INSERT INTO subscriptions_verificationsend (user_id, channel, endpoint, sent_at) "
-                      "VALUES (%s, 'sms', %s, now())", [first.pk, number])  # fmt: skip
+                      [f"notifier.verification.endpoint:sms:{blind_index(number)}"])  # fmt: skip
+        other.execute("INSERT INTO subscriptions_verificationsend (user_id, channel, endpoint_digest, sent_at) "
+                      "VALUES (%s, 'sms', %s, now())", [first.pk, blind_index(number)])  # fmt: skip
         thread = threading.Thread(target=second_request)
         thread.start()
         time.sleep(0.5)

@@ -184,7 +184,7 @@ the pod from starting instead of the settings falling back to a localhost defaul
 notifier.validate requires them in secretEnv for every enabled workload.
 */}}
 {{- define "notifier.requiredSecretKeys" -}}
-{{- $keys := list "DJANGO_SECRET_KEY" "DATABASE_URL" "REDIS_URL" }}
+{{- $keys := list "DJANGO_SECRET_KEY" "NOTIFIER_ENCRYPTION_KEYS" "DATABASE_URL" "REDIS_URL" }}
 {{- if eq .component "web" }}
 {{- $keys = append $keys "NOTIFIER_METRICS_TOKEN" }}
 {{- else if eq .component "flower" }}
