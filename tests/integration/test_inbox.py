@@ -144,8 +144,13 @@ def test_a_forged_message_with_a_changed_title_is_written_with_the_ledgers_words
     follow([people["ann"]], row.event.topic)
     url, _ = inbox_queue_ensure(fifo=False)
     document = json.loads(json.loads(build_message(row, row.event, row.event.topic).message)["default"])
-    forged = {**document, "title": "Your account is locked: <a href='https://evil.example'>log in</a>",
-              "description": "<script>steal()</script>", "topic": "other", "starts_at": "2030-01-01T00:00:00Z"}  # fmt: skip
+    forged = {
+        **document,
+        "title": "Your account is locked: <a href='https://evil.example'>log in</a>",
+        "description": "<script>steal()</script>",
+        "topic": "other",
+        "starts_at": "2030-01-01T00:00:00Z",
+    }
     sqs_client().send_message(QueueUrl=url, MessageBody=json.dumps(forged))
     assert consume() == 1
     message = InboxMessage.objects.get(notification=row, user=people["ann"])
