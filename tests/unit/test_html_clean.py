@@ -1,15 +1,8 @@
-"""The in-app body's allow-list (nh3), the template size bound and the encryption
-attributes wanted of AWS resources: pure functions."""
+"""The in-app body's allow-list (nh3) and the template size bound: pure functions."""
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from delivery.aws_encryption import (
-    queue_encryption_attributes,
-    queue_encryption_changes,
-    topic_encryption_attributes,
-    topic_encryption_changes,
-)
 from delivery.channels.in_app import IN_APP_BODY
 from delivery.html_clean import inbox_html_clean
 from delivery.rendering import MAX_TEMPLATE_CHARS, template_check
@@ -46,22 +39,3 @@ def test_a_template_over_the_size_bound_is_refused_with_a_field_error():
         template_check(IN_APP_BODY, "x" * (MAX_TEMPLATE_CHARS + 1))
     assert f"at most {MAX_TEMPLATE_CHARS} characters" in refused.value.message_dict["source"][0]
     template_check(IN_APP_BODY, "<p>{{ event.title }}</p>" + " " * (MAX_TEMPLATE_CHARS - 24))  # at the bound: fine
-
-
-def test_without_a_kms_key_queues_want_sqs_managed_sse_and_topics_nothing(settings):
-    settings.NOTIFIER_KMS_KEY_ID = ""
-    assert topic_encryption_attributes() == {}
-    assert topic_encryption_changes({"TopicArn": "arn"}) == {}
-    assert topic_encryption_changes({"KmsMasterKeyId": "old"}) == {"KmsMasterKeyId": ""}  # a retired key goes
-    assert queue_encryption_changes({"SqsManagedSseEnabled": "true"}) == {}
-    assert queue_encryption_changes({"SqsManagedSseEnabled": "false"}) == queue_encryption_attributes()
-
-
-def test_with_a_kms_key_topics_and_queues_want_it(settings):
-    settings.NOTIFIER_KMS_KEY_ID = "alias/notifier"
-    assert topic_encryption_attributes() == {"KmsMasterKeyId": "alias/notifier"}
-    assert topic_encryption_changes({"KmsMasterKeyId": "alias/notifier"}) == {}
-    wanted = queue_encryption_attributes()
-    assert wanted["KmsMasterKeyId"] == "alias/notifier" and wanted["SqsManagedSseEnabled"] == "false"
-    assert queue_encryption_changes({"SqsManagedSseEnabled": "true"}) == wanted
-    assert queue_encryption_changes({**wanted, "SqsManagedSseEnabled": "False"}) == {}  # AWS's case varies
