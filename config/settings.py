@@ -301,6 +301,10 @@ if NOTIFIER_PUSH_DEFAULT_PLATFORM not in ("gcm", "apns", "apns_sandbox"):
 NOTIFIER_INBOX_QUEUE_NAME = env.str("NOTIFIER_INBOX_QUEUE_NAME", default="notifier-inbox")
 NOTIFIER_INBOX_WAIT_SECONDS = env.int("NOTIFIER_INBOX_WAIT_SECONDS", default=20)
 NOTIFIER_SNS_SYNC_INTERVAL_SECONDS = env.int("NOTIFIER_SNS_SYNC_INTERVAL_SECONDS", default=3600)
+# Server-side encryption of the SNS topics and SQS queues the engine creates (issue 13;
+# docs/decisions/0013): a KMS key id, ARN or alias. Empty: SQS-managed SSE on the queues
+# and no KMS key on the topics (SNS has no managed default). sync_sns brings existing ones in step.
+NOTIFIER_KMS_KEY_ID = env.str("NOTIFIER_KMS_KEY_ID", default="")
 # Webhook URLs must resolve to public addresses (delivery/channels/url_guard.py), so no user
 # can make SNS probe the network we run in. A private deployment names the host names and
 # CIDR networks it allows anyway: "hooks.internal,10.20.0.0/16". Empty: public only.

@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from delivery.channels import template_part
 from delivery.models import DeliveryAttempt, InboxMessage, MessageTemplate, Notification
-from delivery.rendering import template_check
+from delivery.rendering import MAX_TEMPLATE_CHARS, template_check
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -85,7 +85,9 @@ class MessageTemplateForm(forms.ModelForm):
         help_texts = {
             "source": "Django template language. Variables: event.title, event.description, topic.name, "
             "starts_at, starts_at_text, starts_time_text, lead_minutes, notification_key. "
-            "The in-app body is HTML and autoescaped; the other parts are plain text."
+            "The in-app body is HTML, autoescaped, then cleaned to formatting tags and http(s)/mailto links "
+            "(no scripts, images or styles); the other parts are plain text. At most "
+            f"{MAX_TEMPLATE_CHARS} characters."
         }
 
     def clean(self) -> dict:

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from delivery import services
+from delivery.html_clean import inbox_html_clean
 from delivery.models import InboxMessage, Notification, NotificationState
 from delivery.selectors import inbox_visible
 from events.models import Event
@@ -64,8 +65,17 @@ class EventNotificationsView(generics.ListAPIView):
         return event.notifications.order_by("due_at", "id")
 
 
+class CleanHtmlField(serializers.CharField):
+    """HTML cleaned again on the way out: rows written before the consumer cleaned bodies
+    (or by any other path) reach clients with the same allow-list."""
+
+    def to_representation(self, value: str) -> str:
+        return inbox_html_clean(super().to_representation(value))
+
+
 class InboxMessageSerializer(serializers.ModelSerializer):
     topic = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    body = CleanHtmlField(read_only=True, help_text="HTML: only formatting tags and http(s)/mailto links.")
     read = serializers.SerializerMethodField()
 
     class Meta:

@@ -1,6 +1,11 @@
 """The in-app inbox consumer: SNS delivers every notification raw to the inbox queue;
 this writes one ``InboxMessage`` per active, unmuted in-app subscriber of its topic.
 
+The message is trusted for nothing but the notification's id and key, which must match
+a ledger row: the row's title and body are rendered from the ledger (the event as the
+database holds it), the same facts the publish rendered, so a message forged or altered
+on its way cannot put its own words into users' inboxes.
+
 At-least-once in, exactly-once out: rows are unique on (notification, user) and
 inserted with ON CONFLICT DO NOTHING, and an SQS message is deleted only after its
 rows are committed. A duplicate delivery writes nothing; order does not matter, since
@@ -18,7 +23,7 @@ from django.db import DatabaseError, close_old_connections, transaction
 
 from delivery.aws import sqs_client
 from delivery.channels import inbox_adapter
-from delivery.messages import facts_from_document
+from delivery.messages import message_facts, notification_ref
 from delivery.models import InboxMessage, Notification
 from delivery.queues import inbox_queue_ensure
 from delivery.selectors import renderer_for_topic
@@ -33,13 +38,15 @@ class UnknownNotification(Exception):
 
 def inbox_deliver(*, document: dict[str, Any]) -> int:
     """Write the rows for one received message; returns how many users it is for."""
-    facts = facts_from_document(document)
-    notification = Notification.objects.select_related("event").filter(pk=facts.notification_id, key=facts.key).first()
+    notification_id, key = notification_ref(document)
+    notification = Notification.objects.select_related("event__topic").filter(pk=notification_id, key=key).first()
     if notification is None:
-        raise UnknownNotification(f"notification {facts.notification_id} with key {facts.key} is not in the ledger")
-    topic_id = notification.event.topic_id
+        raise UnknownNotification(f"notification {notification_id} with key {key} is not in the ledger")
+    event = notification.event
+    topic_id = event.topic_id
     recipients = inbox_recipient_ids(topic_id)
     if recipients:
+        facts = message_facts(notification, event, event.topic)
         body = inbox_adapter().inbox_body(facts, renderer_for_topic(topic_id))
         InboxMessage.objects.bulk_create(
             [

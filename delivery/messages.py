@@ -9,7 +9,6 @@ de-duplicate and filter policies can select.
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from config.utc import utc_iso
@@ -80,16 +79,10 @@ def facts_document(facts: MessageFacts) -> dict[str, Any]:
     }
 
 
-def facts_from_document(document: dict[str, Any]) -> MessageFacts:
-    """The facts back from a received JSON document (the in-app inbox consumer)."""
-    return MessageFacts(
-        notification_id=int(document["notification_id"]), key=str(document["key"]),
-        event_id=int(document["event_id"]), title=str(document["title"]),
-        description=str(document.get("description", "")), topic_slug=str(document["topic"]),
-        topic_name=str(document.get("topic_name", document["topic"])),
-        starts_at=datetime.fromisoformat(document["starts_at"]), due_at=datetime.fromisoformat(document["due_at"]),
-        lead_minutes=int(document["lead_minutes"]),
-    )  # fmt: skip
+def notification_ref(document: dict[str, Any]) -> tuple[int, str]:
+    """The notification id and key of a received JSON document (the in-app inbox consumer).
+    Nothing else in it is trusted: what to show is read from the ledger."""
+    return int(document["notification_id"]), str(document["key"])
 
 
 def build_message(

@@ -1,8 +1,12 @@
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 
 from delivery.channels import template_part_choices
+from delivery.rendering import MAX_TEMPLATE_CHARS
 from events.models import Event, Topic
 
 
@@ -125,12 +129,21 @@ class MessageTemplate(models.Model):
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="message_templates")
     # The parts the channel adapters declare; a callable, so a new channel needs no migration.
     part = models.CharField(max_length=20, choices=template_part_choices)
-    source = models.TextField()
+    # Bounded: every part of every channel renders into one SNS message (256 KiB), and a
+    # template is compiled and cached per process.
+    source = models.TextField(max_length=MAX_TEMPLATE_CHARS, validators=[MaxLengthValidator(MAX_TEMPLATE_CHARS)])
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["topic_id", "part"]
-        constraints = [models.UniqueConstraint(fields=["topic", "part"], name="template_one_per_part")]
+        constraints = [
+            models.UniqueConstraint(fields=["topic", "part"], name="template_one_per_part"),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("source"), MAX_TEMPLATE_CHARS),
+                name="template_source_bounded",
+                violation_error_message=f"A template is at most {MAX_TEMPLATE_CHARS} characters.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.topic.slug}: {self.part}"

@@ -16,6 +16,10 @@ from django.core.exceptions import ValidationError
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.utils import timezone
 
+# A topic's template for one part: generous for any message (SNS takes 256 KiB for all
+# channels together), small enough that a template cannot crowd out the rest.
+MAX_TEMPLATE_CHARS = 10_000
+
 
 @dataclass(frozen=True)
 class TemplatePart:
@@ -94,7 +98,12 @@ class Renderer:
 
 
 def template_check(part: TemplatePart, source: str) -> None:
-    """Refuse a template that does not compile or render, with the reason, before it is saved."""
+    """Refuse a template that is too long, or does not compile or render, with the reason,
+    before it is saved."""
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise ValidationError(
+            {"source": f"A template is at most {MAX_TEMPLATE_CHARS} characters; this one has {len(source)}."}
+        )
     sample = MessageFacts(
         notification_id=1, key="sample", event_id=1, title="Sample event", description="Sample description",
         topic_slug="sample", topic_name="Sample topic", starts_at=timezone.now(), due_at=timezone.now(),

@@ -1,7 +1,8 @@
 """``sync_sns``: find where SNS and the ``Subscription`` rows disagree, both ways, and
 repair it. Idempotent: a second run finds nothing to do.
 
-Per topic: the SNS topic and its inbox-queue subscription exist; every active target
+Per topic: the SNS topic and its inbox-queue subscription exist, and its server-side
+encryption matches ``NOTIFIER_KMS_KEY_ID`` (so do the inbox queues'); every active target
 (topic, channel, endpoint) has its SNS subscription with the right filter policy and
 its rows record the ARN and confirmation status; every SNS subscription of a managed
 protocol (email, sms, application, https) that no active row wants is an orphan and is
@@ -13,10 +14,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from delivery.aws import sns_client
+from delivery.aws import sns_client, sqs_client
+from delivery.aws_encryption import (
+    QUEUE_ENCRYPTION_NAMES,
+    encryption_label,
+    queue_encryption_changes,
+    topic_encryption_changes,
+)
 from delivery.channels import adapter_for, managed_protocols, protocol_less_channels
 from delivery.errors import DeliveryError, classify
-from delivery.queues import inbox_attach, inbox_queue_name
+from delivery.queues import inbox_attach, inbox_queue_name, inbox_queue_names, queue_attributes, queue_encrypt
 from delivery.sns_subscriptions import (
     PENDING,
     Target,
@@ -26,7 +33,7 @@ from delivery.sns_subscriptions import (
     subscription_sync,
     target_subscribe,
 )
-from delivery.topics import topic_ensure_sns
+from delivery.topics import sns_topic_encrypt, topic_ensure_sns
 from events.models import Topic
 from subscriptions.models import Subscription
 from subscriptions.selectors import subscription_proven
@@ -59,14 +66,14 @@ def _sns_subscriptions(topic_arn: str) -> Iterator[dict[str, str]]:
         yield from page["Subscriptions"]
 
 
-def _topic_exists(arn: str) -> bool:
+def _topic_attributes(arn: str) -> dict[str, str] | None:
+    """The SNS topic's attributes; None when it does not exist."""
     if not arn:
-        return False
+        return None
     try:
-        sns_client().get_topic_attributes(TopicArn=arn)
+        return sns_client().get_topic_attributes(TopicArn=arn)["Attributes"]
     except sns_client().exceptions.NotFoundException:
-        return False
-    return True
+        return None
 
 
 def _rows_by_target(topic: Topic) -> dict[Target, list[Subscription]]:
@@ -107,13 +114,18 @@ def _target_changes(topic: Topic, rows: list[Subscription], existing: dict[str, 
 
 
 def _topic_changes(topic: Topic) -> list[Change]:
-    if not _topic_exists(topic.sns_topic_arn):
+    current = _topic_attributes(topic.sns_topic_arn)
+    if current is None:
         create = Change("+", f"SNS topic for {topic.slug}", lambda: topic_ensure_sns(topic=topic, verify=True))
         later = [Change("+", f"subscribe {rows[0].channel} {rows[0].endpoint[:80]} on {topic.slug}",
                         lambda target=target: target_subscribe(target.active_rows()))
                  for target, rows in _rows_by_target(topic).items()]  # fmt: skip
         return [create, *later]
     changes: list[Change] = []
+    if topic_encryption_changes(current):
+        arn = topic.sns_topic_arn
+        changes.append(Change("~", f"SNS topic {topic.slug}: server-side encryption to {encryption_label()}",
+                              lambda: sns_topic_encrypt(arn)))  # fmt: skip
     listed = list(_sns_subscriptions(topic.sns_topic_arn))
     inbox = inbox_queue_name(fifo=topic.fifo)
     if not any(s["Protocol"] == "sqs" and s["Endpoint"].endswith(f":{inbox}") for s in listed):
@@ -151,6 +163,21 @@ def _unsubscribe_orphan(arn: str) -> None:
         sns_unsubscribe(arn)
 
 
+def _queue_changes() -> list[Change]:
+    """The inbox queues (and their dead-letter queues) whose encryption is off the setting.
+    A queue not there yet is made, encrypted, when a topic or the consumer first needs it."""
+    changes = []
+    for name in inbox_queue_names():
+        try:
+            url = sqs_client().get_queue_url(QueueName=name)["QueueUrl"]
+        except sqs_client().exceptions.QueueDoesNotExist:
+            continue
+        if queue_encryption_changes(queue_attributes(url, *QUEUE_ENCRYPTION_NAMES)):
+            changes.append(Change("~", f"SQS queue {name}: server-side encryption to {encryption_label()}",
+                                  lambda url=url: queue_encrypt(url)))  # fmt: skip
+    return changes
+
+
 def _row_changes() -> list[Change]:
     """Rows whose own record is off: in-app status, inactive rows still holding an ARN,
     and unproven rows not recorded as pending verification (or holding an ARN)."""
@@ -177,6 +204,10 @@ def sns_reconcile(*, topics: list[Topic] | None = None) -> list[Change]:
             changes.extend(_topic_changes(topic))
         except Exception as exc:  # one topic SNS refuses to show must not hide the others
             changes.append(Change("!", f"cannot check {topic.slug}: {classify(exc)}"))
+    try:
+        changes.extend(_queue_changes())
+    except Exception as exc:
+        changes.append(Change("!", f"cannot check the inbox queues: {classify(exc)}"))
     return changes + _row_changes()
 
 

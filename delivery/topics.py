@@ -6,6 +6,7 @@ import logging
 from django.conf import settings
 
 from delivery.aws import sns_client
+from delivery.aws_encryption import topic_encryption_changes
 from delivery.errors import DeliveryError, classify
 from delivery.queues import inbox_attach
 from events.models import Topic
@@ -16,6 +17,17 @@ logger = logging.getLogger(__name__)
 def sns_topic_name(topic: Topic) -> str:
     name = f"{settings.NOTIFIER_SNS_TOPIC_PREFIX}{topic.slug}"
     return f"{name}.fifo" if topic.fifo else name
+
+
+def sns_topic_encrypt(arn: str, current: dict[str, str] | None = None) -> dict[str, str]:
+    """Bring a topic's server-side encryption in step with the setting; returns what was set.
+    ``current``: its attributes, when the caller has read them already."""
+    if current is None:
+        current = sns_client().get_topic_attributes(TopicArn=arn)["Attributes"]
+    changes = topic_encryption_changes(current)
+    for name, value in changes.items():
+        sns_client().set_topic_attributes(TopicArn=arn, AttributeName=name, AttributeValue=value)
+    return changes
 
 
 def topic_ensure_sns(*, topic: Topic, verify: bool = False) -> str:
@@ -31,6 +43,7 @@ def topic_ensure_sns(*, topic: Topic, verify: bool = False) -> str:
         arn = sns_client().create_topic(Name=sns_topic_name(topic), Attributes=attributes)["TopicArn"]
         # Set apart from CreateTopic, which fails on AWS when an existing topic's attributes differ.
         sns_client().set_topic_attributes(TopicArn=arn, AttributeName="SignatureVersion", AttributeValue="2")
+        sns_topic_encrypt(arn)
         inbox_attach(topic_arn=arn, fifo=topic.fifo)
     except Exception as exc:
         raise classify(exc) from exc

@@ -12,10 +12,22 @@ from events.models import MAX_LEAD_MINUTES, Event, Topic
 
 
 class TopicSerializer(serializers.ModelSerializer):
+    sns_topic_arn = serializers.CharField(read_only=True, help_text="Staff only (it names the AWS account); "
+                                          "empty for other users.")  # fmt: skip
+
     class Meta:
         model = Topic
         fields = ["slug", "name", "description", "default_lead_minutes", "fifo", "sns_topic_arn", "created_at"]
         read_only_fields = ["sns_topic_arn", "created_at"]
+
+    def to_representation(self, instance: Topic) -> dict:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if not (request and request.user.is_staff):
+            # The key stays (the contract's shape, the schema's "required"); the value, with
+            # the account id in it, is for staff, who run the AWS side.
+            data["sns_topic_arn"] = ""
+        return data
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import EmailValidator
 
 from delivery.aws import sns_client
+from delivery.aws_encryption import topic_encryption_attributes
 from delivery.channels.base import ChannelAdapter, sns_errors
 from delivery.rendering import MessageFacts, Renderer, TemplatePart
 
@@ -48,7 +49,8 @@ class EmailChannel(ChannelAdapter):
         sns = sns_client()
         name = f"{settings.NOTIFIER_SNS_TOPIC_PREFIX}verify-{uuid.uuid4().hex}"
         # The display name is the sender name of SNS's confirmation mail: say what it is for.
-        topic_arn = sns.create_topic(Name=name, Attributes={"DisplayName": "Notifier address check"})["TopicArn"]
+        attributes = {"DisplayName": "Notifier address check", **topic_encryption_attributes()}
+        topic_arn = sns.create_topic(Name=name, Attributes=attributes)["TopicArn"]
         return sns.subscribe(TopicArn=topic_arn, Protocol="email", Endpoint=endpoint,
                              ReturnSubscriptionArn=True)["SubscriptionArn"]  # fmt: skip
 

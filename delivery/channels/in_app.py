@@ -1,9 +1,11 @@
 from django.core.exceptions import ValidationError
 
 from delivery.channels.base import ChannelAdapter
+from delivery.html_clean import inbox_html_clean
 from delivery.rendering import MessageFacts, Renderer, TemplatePart
 
-# HTML, autoescaped: an event title cannot inject markup into the inbox.
+# HTML, autoescaped: an event title cannot inject markup into the inbox; and cleaned after
+# rendering (delivery/html_clean.py): the template's own markup cannot carry a script.
 IN_APP_BODY = TemplatePart("in_app_body", html=True)
 
 
@@ -22,4 +24,4 @@ class InAppChannel(ChannelAdapter):
         return ""
 
     def inbox_body(self, facts: MessageFacts, renderer: Renderer) -> str:
-        return renderer.render(IN_APP_BODY, facts)
+        return inbox_html_clean(renderer.render(IN_APP_BODY, facts))

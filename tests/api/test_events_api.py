@@ -1,5 +1,6 @@
 """The API contract of DESIGN.md section 6 for topics, events and the ledger."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -173,3 +174,16 @@ def test_topic_slug_is_immutable_and_a_lead_change_replans(staff_api, django_cap
     live = Notification.objects.get(event_id=event["id"], state="planned")
     assert live.lead_minutes == 30
     assert live.due_at == Event.objects.get(pk=event["id"]).starts_at - timedelta(minutes=30)
+
+
+def test_the_sns_topic_arn_is_shown_to_staff_only(staff_api, user_api):
+    """It names the AWS account: staff run the AWS side, other users have no use for it."""
+    topic = make_topic()
+    Topic.objects.filter(pk=topic.pk).update(sns_topic_arn=f"arn:aws:sns:us-east-1:123456789012:n-{topic.slug}")
+    for path in ("/api/v1/topics/", f"/api/v1/topics/{topic.slug}/"):
+        staff_reply = staff_api.get(path).json()
+        user_reply = user_api.get(path).json()
+        staff_row = staff_reply["results"][0] if "results" in staff_reply else staff_reply
+        user_row = user_reply["results"][0] if "results" in user_reply else user_reply
+        assert staff_row["sns_topic_arn"].endswith(f":123456789012:n-{topic.slug}")
+        assert user_row["sns_topic_arn"] == "" and "123456789012" not in json.dumps(user_reply)

@@ -103,3 +103,14 @@ def test_platform_is_for_push_only(user_api):
     push = user_api.post("/api/v1/subscriptions/", {"topic": topic.slug, "channel": "push", "endpoint": "tok"},
                          format="json")  # fmt: skip
     assert push.status_code == 201 and push.json()["platform"] == "gcm"  # the configured default
+
+
+def test_a_body_stored_with_a_script_reaches_the_client_cleaned(user_api, plain_user):
+    """A row written before the consumer cleaned bodies (or by any other path) is cleaned
+    on its way out with the same allow-list."""
+    row = inbox_row(plain_user)
+    InboxMessage.objects.filter(pk=row.pk).update(
+        body='<p onclick="x()">Match <a href="javascript:steal()">go</a></p><script>steal()</script>'
+    )
+    for reply in (user_api.get("/api/v1/inbox/").json()["results"][0], user_api.get(f"/api/v1/inbox/{row.pk}/").json()):
+        assert reply["body"] == '<p>Match <a rel="noopener noreferrer">go</a></p>'

@@ -7,9 +7,10 @@ import threading
 import pytest
 
 from delivery.aws import sns_client, sqs_client
+from delivery.channels.in_app import IN_APP_BODY
 from delivery.inbox import InboxConsumer
 from delivery.messages import build_message
-from delivery.models import InboxMessage
+from delivery.models import InboxMessage, MessageTemplate
 from delivery.queues import INBOX_MAX_RECEIVES, inbox_queue_ensure
 from notifier.firing import fire
 from subscriptions.models import Subscription
@@ -134,3 +135,74 @@ def test_a_deleted_message_stays_deleted_when_sqs_delivers_it_again(people):
     sqs_client().send_message(QueueUrl=url, MessageBody=body)  # a late duplicate
     assert consume() == 1
     assert not inbox_visible(user=people["ann"]).exists()
+
+
+def test_a_forged_message_with_a_changed_title_is_written_with_the_ledgers_words(people):
+    """The message is trusted for its notification id and key only: the row's title and
+    body come from the ledger, as the publish rendered them."""
+    row = armed_row()
+    follow([people["ann"]], row.event.topic)
+    url, _ = inbox_queue_ensure(fifo=False)
+    document = json.loads(json.loads(build_message(row, row.event, row.event.topic).message)["default"])
+    forged = {
+        **document,
+        "title": "Your account is locked: <a href='https://evil.example'>log in</a>",
+        "description": "<script>steal()</script>",
+        "topic": "other",
+        "starts_at": "2030-01-01T00:00:00Z",
+    }
+    sqs_client().send_message(QueueUrl=url, MessageBody=json.dumps(forged))
+    assert consume() == 1
+    message = InboxMessage.objects.get(notification=row, user=people["ann"])
+    assert message.title == row.event.title and message.starts_at == row.event.starts_at
+    assert f"<strong>{row.event.title}</strong>" in message.body
+    assert "locked" not in message.body and "evil" not in message.body and "steal" not in message.body
+
+
+def test_a_message_whose_key_does_not_match_the_ledger_is_not_written(people):
+    row = armed_row()
+    follow([people["ann"]], row.event.topic)
+    url, _ = inbox_queue_ensure(fifo=False)
+    document = json.loads(json.loads(build_message(row, row.event, row.event.topic).message)["default"])
+    sqs_client().send_message(QueueUrl=url, MessageBody=json.dumps({**document, "key": "0" * 64}))
+    assert consume() == 0
+    assert not InboxMessage.objects.filter(notification=row).exists()
+    assert queue_depth()["ApproximateNumberOfMessagesNotVisible"] == 1  # left for redrive, then the DLQ
+
+
+def test_a_hostile_in_app_template_reaches_the_inbox_cleaned(people):
+    row = armed_row()
+    follow([people["ann"]], row.event.topic)
+    MessageTemplate.objects.create(topic=row.event.topic, part=IN_APP_BODY.name, source=(
+        "<p onclick='x()'><b>{{ event.title }}</b></p><script>alert(1)</script>"
+        "<img src=x onerror=alert(2)><a href=\"javascript:alert(3)\">a</a><a href=\"https://example.com/m\">more</a>"
+    ))  # fmt: skip
+    url, _ = inbox_queue_ensure(fifo=False)
+    sqs_client().send_message(QueueUrl=url, MessageBody=json.loads(build_message(row, row.event, row.event.topic)
+                                                                   .message)["default"])  # fmt: skip
+    assert consume() == 1
+    body = InboxMessage.objects.get(notification=row).body
+    for hostile in ("<script", "alert", "onclick", "onerror", "<img", "javascript:"):
+        assert hostile not in body, (hostile, body)
+    assert f"<p><b>{row.event.title}</b></p>" in body
+    assert '<a href="https://example.com/m" rel="noopener noreferrer">more</a>' in body
+
+
+def test_the_inbox_queue_takes_messages_only_from_our_topics_in_our_account():
+    url, arn = inbox_queue_ensure(fifo=False)
+    policy = json.loads(sqs_client().get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+                        ["Attributes"]["Policy"])  # fmt: skip
+    [statement] = policy["Statement"]
+    account = boto3_account()
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": account}
+    assert statement["Condition"]["ArnLike"]["aws:SourceArn"].startswith(f"arn:*:sns:*:{account}:")
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"} and statement["Resource"] == arn
+
+
+def boto3_account() -> str:
+    """The account the emulator runs the engine in, as AWS itself reports it."""
+    import boto3
+
+    from delivery.aws import aws_region
+
+    return boto3.client("sts", region_name=aws_region()).get_caller_identity()["Account"]

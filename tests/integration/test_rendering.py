@@ -70,7 +70,8 @@ def test_text_is_not_html_escaped_but_the_in_app_body_is():
     event = make_event(topic, starts_at=STARTS, title=title)
     notification = Notification(pk=1, event=event, key="k", lead_minutes=10, due_at=STARTS, deadline=STARTS)
     html = inbox_adapter().inbox_body(message_facts(notification, event, topic), renderer_for_topic(topic.pk))
-    assert "<script>" not in html and "Q&amp;A &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    # The title's text, escaped (the cleaner writes a quote in text as itself: it cannot open a tag)
+    assert "<script>" not in html and 'Q&amp;A &lt;script&gt;alert("x")&lt;/script&gt;' in html
     assert html.startswith("<p><strong>")  # the template's own markup stays
 
 
@@ -116,3 +117,21 @@ def test_a_template_failing_at_send_time_fails_the_notification_with_the_reason(
     row.refresh_from_db()
     assert row.attempts == 1 and "rendering failed: TemplateDoesNotExist" in row.last_error
     assert sns_published(row.event.topic.sns_topic_arn) == []
+
+
+def test_an_oversized_template_is_refused_in_the_admin_form_and_by_the_database():
+    from django.db import IntegrityError, transaction
+
+    from delivery.rendering import MAX_TEMPLATE_CHARS
+    from tests.forms import admin_form
+
+    topic = make_topic()
+    form_class = admin_form(MessageTemplate)
+    source = "{{ event.title }} " + "x" * MAX_TEMPLATE_CHARS
+    form = form_class(data={"topic": topic.pk, "part": SMS_BODY.name, "source": source})
+    assert not form.is_valid() and f"at most {MAX_TEMPLATE_CHARS} characters" in str(form.errors["source"])
+    fits = form_class(data={"topic": topic.pk, "part": SMS_BODY.name, "source": source[:MAX_TEMPLATE_CHARS]})
+    assert fits.is_valid(), fits.errors
+    with pytest.raises(IntegrityError), transaction.atomic():  # around the form: the database refuses it too
+        MessageTemplate.objects.create(topic=topic, part=EMAIL_SUBJECT.name, source=source)
+    assert not MessageTemplate.objects.filter(topic=topic).exists()
