@@ -74,3 +74,18 @@ def test_the_filter_masks_the_traceback():
     text = logging.Formatter().format(record)
     assert "secret-path" not in text
     assert "https://hooks.example.com/…" in text
+
+
+@pytest.mark.parametrize("signal", ["after_setup_logger", "after_setup_task_logger"])
+def test_celery_logging_keeps_the_filter_on_the_handlers_it_installs(signal):
+    """A worker or beat replaces the root logger's handlers (worker_hijack_root_logger)."""
+    from celery import signals
+
+    import config.celery_app  # noqa: F401  (connects the receivers)
+
+    logger = logging.Logger(f"celery-{signal}")
+    logger.addHandler(logging.StreamHandler())
+    for _ in range(2):  # connected once per handler, however often Celery sets up logging
+        getattr(signals, signal).send(sender=None, logger=logger, loglevel=logging.INFO, logfile=None,
+                                      format="%(message)s", colorize=False)  # fmt: skip
+    assert [type(f) for f in logger.handlers[0].filters] == [ContactDataFilter]
