@@ -89,3 +89,21 @@ def test_celery_logging_keeps_the_filter_on_the_handlers_it_installs(signal):
         getattr(signals, signal).send(sender=None, logger=logger, loglevel=logging.INFO, logfile=None,
                                       format="%(message)s", colorize=False)  # fmt: skip
     assert [type(f) for f in logger.handlers[0].filters] == [ContactDataFilter]
+
+
+def test_gunicorn_masks_a_query_string_in_its_access_and_error_logs(capsys):
+    from gunicorn.config import Config
+
+    from config import gunicorn as gunicorn_settings
+    from config.gunicorn_logging import ContactDataLogger
+
+    assert gunicorn_settings.logger_class == "config.gunicorn_logging.ContactDataLogger"
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    cfg.set("errorlog", "-")
+    logger = ContactDataLogger(cfg)
+    logger.access_log.info('"GET /admin/accounts/?q=%(q)s HTTP/1.1" 200', {"q": "alice@example.com"})
+    logger.error("bad request from +447700900123")
+    captured = capsys.readouterr()
+    assert "?q=a***@example.com" in captured.out and "+44*******123" in captured.err
+    assert "alice@" not in captured.out + captured.err and "+447700900123" not in captured.err
