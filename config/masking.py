@@ -68,6 +68,12 @@ def mask_endpoint(value: str) -> str:
     return _mask_token(value)
 
 
+def endpoint_masked_in(text: str, endpoint: str) -> str:
+    """``text`` (an error message) with this endpoint, wherever quoted, masked: a device
+    token has no shape the log filter could recognise."""
+    return text.replace(endpoint, mask_endpoint(endpoint)) if endpoint else text
+
+
 def _masked_url_in_text(url: str) -> str:
     stripped = url.rstrip(_URL_TAIL)
     tail = url[len(stripped) :]

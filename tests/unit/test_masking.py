@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from config.masking import ContactDataFilter, mask_endpoint, scrub_contact_data
+from config.masking import ContactDataFilter, endpoint_masked_in, mask_endpoint, scrub_contact_data
 
 
 @pytest.mark.parametrize(
@@ -107,3 +107,11 @@ def test_gunicorn_masks_a_query_string_in_its_access_and_error_logs(capsys):
     captured = capsys.readouterr()
     assert "?q=a***@example.com" in captured.out and "+44*******123" in captured.err
     assert "alice@" not in captured.out + captured.err and "+447700900123" not in captured.err
+
+
+def test_a_device_token_quoted_in_an_error_is_masked_where_its_endpoint_is_known():
+    error = "Invalid parameter: Token fcm-device-token-0123456789abcdef is not registered"
+    assert endpoint_masked_in(error, "fcm-device-token-0123456789abcdef") == (
+        "Invalid parameter: Token …cdef is not registered"
+    )
+    assert endpoint_masked_in(error, "") == error
