@@ -13,6 +13,8 @@ worker_tmp_dir = "/tmp"
 # gunicorn >= 25 opens a control socket under $HOME by default; nothing here uses it.
 control_socket_disable = True
 accesslog = "-"
+# Masks contact data in the access and error logs, as settings.LOGGING does in Django's.
+logger_class = "config.gunicorn_logging.ContactDataLogger"
 # A worker silent this long is killed and replaced (no API request takes near it).
 timeout = 30
 # After SIGTERM, requests in flight get this long; the chart's web grace period (40 s)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from config.masking import mask_endpoint
 from delivery.aws import sns_client, sqs_client
 from delivery.aws_encryption import (
     QUEUE_ENCRYPTION_NAMES,
@@ -90,9 +91,15 @@ def _sns_endpoint(rows: list[Subscription]) -> str:
     return rows[0].sns_endpoint_arn if adapter_for(rows[0].channel).owns_endpoint else rows[0].endpoint
 
 
+def _shown(endpoint: str) -> str:
+    """An SNS-listed endpoint as a change names it: masked (the text reaches logs and
+    ``sync_sns`` output), but a push platform endpoint's ARN, which is no contact data, whole."""
+    return endpoint if endpoint.startswith("arn:") else mask_endpoint(endpoint)
+
+
 def _target_changes(topic: Topic, rows: list[Subscription], existing: dict[str, str]) -> Change | None:
     first, ids = rows[0], ", ".join(str(row.pk) for row in rows)
-    label = f"{first.channel} {first.endpoint[:80]} on {topic.slug} (subscription {ids})"
+    label = f"{first.channel} {mask_endpoint(first.endpoint)} on {topic.slug} (subscription {ids})"
     repair = lambda: target_subscribe(Target.of(first).active_rows())  # noqa: E731
     endpoint = _sns_endpoint(rows)
     arn = existing.get(endpoint) if endpoint else None
@@ -117,7 +124,7 @@ def _topic_changes(topic: Topic) -> list[Change]:
     current = _topic_attributes(topic.sns_topic_arn)
     if current is None:
         create = Change("+", f"SNS topic for {topic.slug}", lambda: topic_ensure_sns(topic=topic, verify=True))
-        later = [Change("+", f"subscribe {rows[0].channel} {rows[0].endpoint[:80]} on {topic.slug}",
+        later = [Change("+", f"subscribe {rows[0].channel} {mask_endpoint(rows[0].endpoint)} on {topic.slug}",
                         lambda target=target: target_subscribe(target.active_rows()))
                  for target, rows in _rows_by_target(topic).items()]  # fmt: skip
         return [create, *later]
@@ -149,10 +156,10 @@ def _topic_changes(topic: Topic) -> list[Change]:
             continue
         if arn == PENDING:
             changes.append(
-                Change("-", f"orphan {endpoint[:80]} on {topic.slug} is unconfirmed: SNS drops it in 3 days")
+                Change("-", f"orphan {_shown(endpoint)} on {topic.slug} is unconfirmed: SNS drops it in 3 days")
             )
         else:
-            changes.append(Change("-", f"unsubscribe orphan {endpoint[:80]} on {topic.slug} ({arn})",
+            changes.append(Change("-", f"unsubscribe orphan {_shown(endpoint)} on {topic.slug} ({arn})",
                                   lambda arn=arn: _unsubscribe_orphan(arn)))  # fmt: skip
     return changes
 

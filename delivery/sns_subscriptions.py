@@ -190,8 +190,9 @@ def subscription_sync(*, subscription_id: int) -> Subscription | None:
 
 
 def _sync_failed(subscription: Subscription, error: DeliveryError) -> None:
-    logger.warning("sns subscription sync failed subscription=%s error=%s", subscription.pk, error)
-    _record([subscription], sync_error=_without_endpoint(str(error), subscription.endpoint)[:2000])
+    reason = _without_endpoint(str(error), subscription.endpoint)
+    logger.warning("sns subscription sync failed subscription=%s error=%s", subscription.pk, reason)
+    _record([subscription], sync_error=reason[:2000])
 
 
 def subscription_released(*, target: Target, subscription_arn: str, endpoint_arn: str) -> None:

@@ -21,6 +21,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from config.announce import announce_on_commit
 from config.crypto import blind_index
+from config.masking import endpoint_masked_in
 from subscriptions.channels import ChannelKind, channel_get
 from subscriptions.models import EndpointVerification, Subscription, VerificationSend
 from subscriptions.signals import subscription_changed
@@ -140,7 +141,8 @@ def verification_poll(*, user: AbstractBaseUser | None = None) -> int:
                     _send_code(kind, verification)
                     sent += 1
         except Exception as exc:  # one endpoint SNS refuses must not stop the others
-            logger.warning("verification poll failed verification=%s error=%s", verification.pk, exc)
+            error = endpoint_masked_in(str(exc), verification.endpoint)
+            logger.warning("verification poll failed verification=%s error=%s", verification.pk, error)
     return sent
 
 

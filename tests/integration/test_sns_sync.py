@@ -218,7 +218,7 @@ def test_sns_down_is_recorded_and_sync_sns_repairs_it(users, monkeypatch):
     call_command("sync_sns", "--topic", topic.slug, stdout=out)
     row.refresh_from_db()
     assert row.status == Subscription.Status.CONFIRMED and row.sync_error == ""
-    assert "+ subscribe email ann@example.com" in out.getvalue()
+    assert "+ subscribe email a***@example.com" in out.getvalue()  # masked (issue 13)
 
 
 def test_sync_sns_repairs_drift_both_ways_and_is_idempotent(users):
@@ -248,7 +248,7 @@ def test_sync_sns_repairs_drift_both_ways_and_is_idempotent(users):
     out = io.StringIO()
     call_command("sync_sns", "--topic", topic.slug, stdout=out)
     text = out.getvalue()
-    assert "+ subscribe sms +447700900999" in text and "- unsubscribe orphan stranger@example.com" in text
+    assert "+ subscribe sms +44*******999" in text and "- unsubscribe orphan s***@example.com" in text
     assert "filter policy (mute) differs" in text and "3 change(s) made, 0 failed" in text
     listed = sns_subscriptions(topic.sns_topic_arn)
     assert "+447700900999" in listed and "stranger@example.com" not in listed and orphan

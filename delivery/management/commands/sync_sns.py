@@ -2,6 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from config.masking import scrub_contact_data
 from delivery.errors import DeliveryError, classify
 from delivery.sns_reconcile import Change, sns_sync
 from events.models import Topic
@@ -38,6 +39,8 @@ class Command(BaseCommand):
             raise CommandError(f"{outcome.failed} of {outcome.changes} change(s) failed; see above")
 
     def _report(self, change: Change, error: DeliveryError | None) -> None:
-        self.stdout.write(str(change))
+        # Not a log line, so no logging filter: a change names its endpoint masked, and
+        # an SNS error quoting one is masked here.
+        self.stdout.write(scrub_contact_data(str(change)))
         if error is not None:
-            self.stdout.write(f"  ! failed: {error}")
+            self.stdout.write(f"  ! failed: {scrub_contact_data(str(error))}")
