@@ -25,6 +25,12 @@ run: $(STAMP)
 # Tests use Redis db 9 (never db 0) and pytest-django's own test database. The tests marked
 # deploy (the image test, the checkov scan) and fuzz are left to deploy-check and fuzz:
 # they install tools.
+# The tests, the fuzz run and the bench speak plain HTTP to an engine with DJANGO_DEBUG off,
+# which redirects to HTTPS by default (docs/decisions/0012): they run the plain-HTTP set-up.
+PLAIN_HTTP_TARGETS := test deploy-check fuzz bench
+$(PLAIN_HTTP_TARGETS): export DJANGO_SECURE_SSL_REDIRECT ?= false
+$(PLAIN_HTTP_TARGETS): export DJANGO_HSTS_SECONDS ?= 0
+
 test: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
 test: export NOTIFIER_ENCRYPTION_KEYS ?= $(TEST_ONLY_ENCRYPTION_KEY)
 test: $(STAMP)

@@ -14,7 +14,22 @@ from cryptography.fernet import Fernet
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.FileAwareEnv()
+
+class _StrippedFileMapping(environ.FileAwareMapping):
+    """``FileAwareEnv`` reads ``X_FILE`` as it is: a secret file written by ``echo`` or a
+    Kubernetes Secret edited by hand ends with a newline, which would become part of the
+    key, password or token. A value read from a file loses its surrounding whitespace."""
+
+    def __getitem__(self, key: str) -> str:
+        value = super().__getitem__(key)
+        return value.strip() if self.env.get(f"{key}_FILE") else value
+
+
+class _StrippedFileAwareEnv(environ.FileAwareEnv):
+    ENVIRON = _StrippedFileMapping()
+
+
+env = _StrippedFileAwareEnv()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
@@ -224,6 +239,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Topics, events, subscriptions and the notification ledger.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several fields take a channel (subscriptions, proofs, muted channels): one enum.
+    "ENUM_NAME_OVERRIDES": {"ChannelEnum": "subscriptions.channels.channel_choices"},
     # The enum hook first (the default), then the error replies every operation can give.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -324,8 +341,7 @@ NOTIFIER_VERIFICATION_SENDS_PER_USER_PER_HOUR = env.int("NOTIFIER_VERIFICATION_S
 
 # --- Operations (issue 10) -------------------------------------------------
 # /metrics wants "Authorization: Bearer <token>" when set (the Helm chart always sets it).
-# Stripped: a token file (NOTIFIER_METRICS_TOKEN_FILE) usually ends with a newline.
-NOTIFIER_METRICS_TOKEN = env.str("NOTIFIER_METRICS_TOKEN", default="").strip()
+NOTIFIER_METRICS_TOKEN = env.str("NOTIFIER_METRICS_TOKEN", default="")
 # Worker, beat and the inbox consumer touch <dir>/<role>.heartbeat for liveness probes
 # (config/heartbeat.py); empty turns the files off. The image sets /tmp.
 NOTIFIER_HEARTBEAT_DIR = env.str("NOTIFIER_HEARTBEAT_DIR", default="")
@@ -404,10 +420,21 @@ LOGGING = {
 }
 
 if not DEBUG:
+    # Production speaks HTTPS (docs/decisions/0012): `manage.py check --deploy` passes with
+    # the README's production environment. A plain-HTTP set-up (a demo, the image test)
+    # turns the redirect and HSTS off with DJANGO_SECURE_SSL_REDIRECT=false,
+    # DJANGO_HSTS_SECONDS=0 and DJANGO_SECURE_COOKIES=false.
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    # Behind an ingress that terminates TLS and says so in X-Forwarded-Proto.
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    # Off by default: only the ingress knows whether clients reach it over HTTPS.
-    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
-    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+    # Only a proxy that overwrites X-Forwarded-Proto may be believed: without one, any
+    # client could send the header and pass for HTTPS.
+    if env.bool("DJANGO_BEHIND_PROXY", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The probe paths answer before SecurityMiddleware (notifier.middleware), so the
+    # kubelet's plain-HTTP probes are never redirected.
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000)
+    # Both widen HSTS beyond this host, which only the domain's owner can decide; the
+    # README's production environment sets them (Django warns while they are off).
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)

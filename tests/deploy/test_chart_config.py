@@ -125,6 +125,8 @@ CHART_OWN_VALUES = {
     "DJANGO_ALLOWED_HOSTS": "computed by the chart: the ingress hosts and the web Service names",
     "DJANGO_CSRF_TRUSTED_ORIGINS": "computed by the chart: https://<host> of each ingress host",
     "NOTIFIER_HEARTBEAT_DIR": "off by default outside containers; the chart's exec probes read it in the /tmp emptyDir",
+    "DJANGO_SECURE_SSL_REDIRECT": "the ingress redirects; port-forward and in-cluster clients speak plain http",
+    "DJANGO_HSTS_SECONDS": "off until the operator commits the domain to HTTPS (hard to undo)",
 }
 
 _PRINT_SETTINGS = """
@@ -185,6 +187,15 @@ def test_the_ingress_counts_as_a_proxy_for_the_client_address(renders):
     assert configmap_data(renders["ingress"])["NOTIFIER_NUM_PROXIES"] == "1"
     explicit = render_objects(merged(ci_values("ingress"), {"env": {"NOTIFIER_NUM_PROXIES": "2"}}))
     assert configmap_data(explicit)["NOTIFIER_NUM_PROXIES"] == "2"
+
+
+def test_x_forwarded_proto_is_believed_only_behind_the_chart_ingress(renders):
+    """Without an ingress in front, a client could send X-Forwarded-Proto itself and pass for
+    HTTPS; behind the chart's ingress the controller overwrites it."""
+    assert configmap_data(renders["defaults"])["DJANGO_BEHIND_PROXY"] == "false"
+    assert configmap_data(renders["ingress"])["DJANGO_BEHIND_PROXY"] == "true"
+    explicit = render_objects(merged(ci_values("defaults"), {"env": {"DJANGO_BEHIND_PROXY": "true"}}))
+    assert configmap_data(explicit)["DJANGO_BEHIND_PROXY"] == "true"
 
 
 # --- secrets ---------------------------------------------------------------------------------

@@ -329,6 +329,16 @@ appends the client's address to X-Forwarded-For), else 0 (REMOTE_ADDR is the cli
 {{- end }}
 {{- end }}
 
+{{/* DJANGO_BEHIND_PROXY: env's value, or "true" when the chart makes an Ingress (its
+controller overwrites X-Forwarded-Proto), else "false". */}}
+{{- define "notifier.behindProxy" -}}
+{{- if .Values.env.DJANGO_BEHIND_PROXY }}
+{{- .Values.env.DJANGO_BEHIND_PROXY }}
+{{- else if .Values.ingress.enabled }}true
+{{- else }}false
+{{- end }}
+{{- end }}
+
 {{/* Refuses values that would deploy something broken; rendered once, from configmap.yaml. */}}
 {{- define "notifier.validate" -}}
 {{- if not .Values.existingSecret }}
