@@ -294,6 +294,15 @@ NOTIFIER_LAG_ALERT_SECONDS = env.int("NOTIFIER_LAG_ALERT_SECONDS", default=30)
 NOTIFIER_LAG_P99_TARGET_SECONDS = env.float("NOTIFIER_LAG_P99_TARGET_SECONDS", default=3.0)
 NOTIFIER_SLO_CHECK_INTERVAL_SECONDS = env.int("NOTIFIER_SLO_CHECK_INTERVAL_SECONDS", default=60)
 NOTIFIER_ALERT_TOPIC_ARN = env.str("NOTIFIER_ALERT_TOPIC_ARN", default="")
+# --- What SNS tells the engine (docs/decisions/0011) ---------------------------
+# The https URL of POST /sns/feedback/ as SNS reaches it; empty: nothing is subscribed.
+NOTIFIER_SNS_FEEDBACK_URL = env.str("NOTIFIER_SNS_FEEDBACK_URL", default="")
+if NOTIFIER_SNS_FEEDBACK_URL and not NOTIFIER_SNS_FEEDBACK_URL.startswith("https://"):
+    raise environ.ImproperlyConfigured("NOTIFIER_SNS_FEEDBACK_URL must be an https:// URL")
+# A signed message older than this is refused (a replay); SNS retries for about an hour.
+NOTIFIER_SNS_MESSAGE_MAX_AGE_SECONDS = env.int("NOTIFIER_SNS_MESSAGE_MAX_AGE_SECONDS", default=3600)
+# How often beat asks SNS for the numbers that opted out of SMS; 0 turns it off.
+NOTIFIER_SMS_OPT_OUT_SWEEP_SECONDS = env.int("NOTIFIER_SMS_OPT_OUT_SWEEP_SECONDS", default=3600)
 NOTIFIER_MAX_ATTEMPTS = env.int("NOTIFIER_MAX_ATTEMPTS", default=5)
 NOTIFIER_FIRE_BATCH_SIZE = env.int("NOTIFIER_FIRE_BATCH_SIZE", default=200)
 # Notifications due within one slot of this many ms share a fire task (sent at the slot's last due time).

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import LogoutAllView, LogoutView, ObtainTokenView
 from config.api_schema import SchemaView
 from delivery.api import EventNotificationsView, InboxViewSet, NotificationViewSet
+from delivery.views import sns_feedback
 from events.api import EventViewSet, TopicViewSet
 from notifier.views import HOST_AGNOSTIC_ROUTES
 from subscriptions.api import PreferenceView, SubscriptionViewSet
@@ -32,6 +33,7 @@ urlpatterns = [
     path("api/v1/verifications/confirm/", VerificationConfirmView.as_view(), name="verification-confirm"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    path("sns/feedback/", sns_feedback, name="sns-feedback"),
     *(path(route, view, name=route) for route, view in HOST_AGNOSTIC_ROUTES.items()),  # /healthz, /readyz, /metrics
 ]
 

@@ -25,6 +25,7 @@ from delivery.aws_encryption import (
 from delivery.channels import adapter_for, managed_protocols, protocol_less_channels
 from delivery.errors import DeliveryError, classify
 from delivery.queues import inbox_attach, inbox_queue_name, inbox_queue_names, queue_attributes, queue_encrypt
+from delivery.sns_feedback import feedback_changes
 from delivery.sns_subscriptions import (
     PENDING,
     Target,
@@ -203,6 +204,10 @@ def _row_changes() -> list[Change]:
     return changes
 
 
+def _feedback_changes() -> list[Change]:
+    return [Change("~", what, apply) for what, apply in feedback_changes()]
+
+
 def sns_reconcile(*, topics: list[Topic] | None = None) -> list[Change]:
     """The changes needed; nothing is done until each ``apply`` is called."""
     changes = []
@@ -215,6 +220,10 @@ def sns_reconcile(*, topics: list[Topic] | None = None) -> list[Change]:
         changes.extend(_queue_changes())
     except Exception as exc:
         changes.append(Change("!", f"cannot check the inbox queues: {classify(exc)}"))
+    try:
+        changes.extend(_feedback_changes())
+    except Exception as exc:
+        changes.append(Change("!", f"cannot check the feedback topic: {classify(exc)}"))
     return changes + _row_changes()
 
 

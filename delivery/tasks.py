@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 
 from delivery.errors import DeliveryError
+from delivery.sns_feedback import sms_opt_outs_sweep
 from delivery.sns_reconcile import Change, sns_sync
 from subscriptions.verification import verification_poll
 
@@ -26,3 +27,9 @@ def sync_sns_task() -> None:
     sns_sync(report=_log)
     # Email proofs whose SNS link was followed get their code (docs/decisions/0008).
     verification_poll()
+
+
+@shared_task(name="delivery.sms_opt_outs")
+def sms_opt_outs_task() -> int:
+    """The periodic sweep of numbers that opted out of SMS (docs/decisions/0011)."""
+    return sms_opt_outs_sweep()
