@@ -27,6 +27,8 @@ run: $(STAMP)
 # they install tools.
 # The tests, the fuzz run and the bench speak plain HTTP to an engine with DJANGO_DEBUG off,
 # which redirects to HTTPS by default (docs/decisions/0012): they run the plain-HTTP set-up.
+# TEST_REDIS_DB lets two checkouts run their tests side by side on one Redis.
+TEST_REDIS_DB ?= 9
 PLAIN_HTTP_TARGETS := test deploy-check fuzz bench
 $(PLAIN_HTTP_TARGETS): export DJANGO_SECURE_SSL_REDIRECT ?= false
 $(PLAIN_HTTP_TARGETS): export DJANGO_HSTS_SECONDS ?= 0
@@ -34,7 +36,7 @@ $(PLAIN_HTTP_TARGETS): export DJANGO_HSTS_SECONDS ?= 0
 test: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
 test: export NOTIFIER_ENCRYPTION_KEYS ?= $(TEST_ONLY_ENCRYPTION_KEY)
 test: $(STAMP)
-	$(PY) scripts/services.py --redis-db 9 -- $(PY) -m pytest -m "not deploy and not fuzz" $(PYTEST_ARGS)
+	$(PY) scripts/services.py --redis-db $(TEST_REDIS_DB) -- $(PY) -m pytest -m "not deploy and not fuzz" $(PYTEST_ARGS)
 
 # The deployment, offline: hadolint on the Dockerfile; the Helm chart linted, rendered with
 # each helm/notifier/ci/*-values.yaml, validated for Kubernetes 1.30, held to its rules and
