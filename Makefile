@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # public like the secret key above; it protects nothing (docs/decisions/0010).
 TEST_ONLY_ENCRYPTION_KEY := dGVzdHMtb25seS1ub3QtYS1zZWNyZXQta2V5LTAwMDA=
 
-.PHONY: run test deploy-check fuzz bench lint format clean
+.PHONY: run test deploy-check fuzz browser-check bench lint format clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -23,20 +23,20 @@ run: $(STAMP)
 	$(PY) scripts/run.py
 
 # Tests use Redis db 9 (never db 0) and pytest-django's own test database. The tests marked
-# deploy (the image test, the checkov scan) and fuzz are left to deploy-check and fuzz:
-# they install tools.
+# deploy (the image test, the checkov scan), fuzz and browser are left to deploy-check, fuzz
+# and browser-check: they install tools.
 # The tests, the fuzz run and the bench speak plain HTTP to an engine with DJANGO_DEBUG off,
 # which redirects to HTTPS by default (docs/decisions/0012): they run the plain-HTTP set-up.
 # TEST_REDIS_DB lets two checkouts run their tests side by side on one Redis.
 TEST_REDIS_DB ?= 9
-PLAIN_HTTP_TARGETS := test deploy-check fuzz bench
+PLAIN_HTTP_TARGETS := test deploy-check fuzz browser-check bench
 $(PLAIN_HTTP_TARGETS): export DJANGO_SECURE_SSL_REDIRECT ?= false
 $(PLAIN_HTTP_TARGETS): export DJANGO_HSTS_SECONDS ?= 0
 
 test: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
 test: export NOTIFIER_ENCRYPTION_KEYS ?= $(TEST_ONLY_ENCRYPTION_KEY)
 test: $(STAMP)
-	$(PY) scripts/services.py --redis-db $(TEST_REDIS_DB) -- $(PY) -m pytest -m "not deploy and not fuzz" $(PYTEST_ARGS)
+	$(PY) scripts/services.py --redis-db $(TEST_REDIS_DB) -- $(PY) -m pytest -m "not deploy and not fuzz and not browser" $(PYTEST_ARGS)
 
 # The deployment, offline: hadolint on the Dockerfile; the Helm chart linted, rendered with
 # each helm/notifier/ci/*-values.yaml, validated for Kubernetes 1.30, held to its rules and
@@ -57,6 +57,17 @@ fuzz: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
 fuzz: export NOTIFIER_ENCRYPTION_KEYS ?= $(TEST_ONLY_ENCRYPTION_KEY)
 fuzz: $(STAMP)
 	$(PY) scripts/services.py --redis-db $(FUZZ_REDIS_DB) -- $(PY) -m pytest tests/fuzz -s $(PYTEST_ARGS)
+
+# The console tested as a person uses it: Playwright drives Debian's Chromium (apt-installed
+# on first use, root needed; Playwright's own browser download cannot work here) against a
+# live server on the test database. SCREENSHOTS=1 also saves the README's pictures under
+# docs/img/. BROWSER_TESTS picks a file or test instead of the whole folder.
+BROWSER_REDIS_DB ?= 8
+BROWSER_TESTS ?= tests/browser
+browser-check: export DJANGO_SECRET_KEY ?= tests-only-not-a-secret
+browser-check: export NOTIFIER_ENCRYPTION_KEYS ?= $(TEST_ONLY_ENCRYPTION_KEY)
+browser-check: $(STAMP)
+	$(PY) scripts/services.py --redis-db $(BROWSER_REDIS_DB) -- $(PY) -m pytest $(BROWSER_TESTS) -m browser $(PYTEST_ARGS)
 
 # Benchmarks (bench/run.py): BENCH_SIZE=tiny (CI, seconds), quick (minutes) or full.
 BENCH_SIZE ?= quick
