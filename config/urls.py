@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import LogoutAllView, LogoutView, ObtainTokenView
 from config.api_schema import SchemaView
+from config.favicon import no_favicon
 from delivery.api import EventNotificationsView, InboxViewSet, NotificationViewSet
 from delivery.views import sns_feedback
 from events.api import EventViewSet, TopicViewSet
@@ -34,6 +35,7 @@ urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("sns/feedback/", sns_feedback, name="sns-feedback"),
+    path("favicon.ico", no_favicon, name="favicon"),
     *(path(route, view, name=route) for route, view in HOST_AGNOSTIC_ROUTES.items()),  # /healthz, /readyz, /metrics
 ]
 
