@@ -1,5 +1,6 @@
 """The admin as an operator meets it: logging in, every list and add page of every
-registered model, and a notification's page with its delivery attempts."""
+registered model (and the page of a planted row of each), and a notification's page with
+its delivery attempts."""
 
 from __future__ import annotations
 
@@ -67,6 +68,11 @@ def test_every_admin_list_and_add_page_loads_without_a_problem(staff_page: Page)
         heading = f"Select {model._meta.verbose_name} to"
         expect(staff_page.locator("#content h1")).to_contain_text(heading, ignore_case=True)
         visited.append(f"{model._meta.label} list")
+        first_row = staff_page.locator("#result_list tbody tr th a, #result_list tbody tr td.field-id a").first
+        if first_row.count():  # a planted row: its change (or, read-only, view) page opens too
+            first_row.click()
+            expect(staff_page.locator("#content form")).to_be_visible()
+            visited.append(f"{model._meta.label} change")
         if model_admin.has_add_permission(_request_as_superuser()):
             staff_page.goto(reverse("admin:{}_{}_add".format(*info)))
             expect(staff_page.locator("#content form")).to_be_visible()
@@ -74,6 +80,9 @@ def test_every_admin_list_and_add_page_loads_without_a_problem(staff_page: Page)
     # The ledger is read-only in the admin: no add page for the engine's own records.
     assert "delivery.Notification add" not in visited
     assert {"events.Event add", "events.Topic add", "delivery.Notification list"} <= set(visited)
+    planted = {"events.Topic", "events.Event", "subscriptions.Subscription", "delivery.Notification",
+               "delivery.InboxMessage", "delivery.MessageTemplate", "auth.User"}  # fmt: skip
+    assert {f"{label} change" for label in planted} <= set(visited), visited
 
 
 def _request_as_superuser():
