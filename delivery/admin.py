@@ -1,12 +1,19 @@
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest
-from django.urls import reverse
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from delivery.channels import template_part
+from delivery.dead_letters import REDRIVE_MAX_MESSAGES, dead_letters_peek, dead_letters_redrive
+from delivery.errors import classify
 from delivery.models import DeliveryAttempt, InboxMessage, MessageTemplate, Notification
+from delivery.queues import inbox_dead_letter_name
 from delivery.rendering import MAX_TEMPLATE_CHARS, template_check
 
 
@@ -76,6 +83,56 @@ class InboxMessageAdmin(ReadOnlyAdmin):
     search_fields = ["user__username", "title"]
     list_select_related = ["user", "topic"]
     date_hierarchy = "starts_at"
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.dead_letters_view)
+        return [path("dead-letters/", view, name="delivery_inbox_dead_letters"), *super().get_urls()]
+
+    def dead_letters_view(self, request: HttpRequest) -> HttpResponse:
+        """The inbox dead-letter queues: depth, a sample, and a redrive button per queue."""
+        if not request.user.has_perm("delivery.view_inboxmessage"):
+            raise PermissionDenied
+        if request.method == "POST":
+            return self._redrive(request)
+        try:
+            queues, error = [dead_letters_peek(fifo=False), dead_letters_peek(fifo=True)], ""
+        except Exception as exc:  # SQS unreachable: say so on the page rather than a 500
+            queues, error = [], str(classify(exc))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Inbox dead-letter queues",
+            "opts": self.model._meta,
+            "queues": queues,
+            "error": error,
+            "can_redrive": request.user.has_perm("delivery.change_inboxmessage"),
+            "redrive_max": REDRIVE_MAX_MESSAGES,
+        }
+        return TemplateResponse(request, "admin/delivery/dead_letters.html", context)
+
+    def _redrive(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("delivery.change_inboxmessage"):
+            raise PermissionDenied
+        queue = request.POST.get("queue")
+        if queue not in ("standard", "fifo"):
+            return HttpResponseBadRequest("queue: expected 'standard' or 'fifo'")
+        fifo = queue == "fifo"
+        try:
+            result = dead_letters_redrive(fifo=fifo)
+        except Exception as exc:
+            self.message_user(request, f"Redrive failed: {classify(exc)}", messages.ERROR)
+            return redirect("admin:delivery_inbox_dead_letters")
+        name = inbox_dead_letter_name(fifo=fifo)
+        LogEntry.objects.create(
+            user_id=request.user.pk, content_type=ContentType.objects.get_for_model(InboxMessage),
+            object_repr=f"dead-letter queue {name}"[:200], action_flag=CHANGE,
+            change_message=f"Redrove {result.moved} message(s) from {name} to the inbox queue",
+        )  # fmt: skip
+        level = messages.WARNING if result.failed or result.left else messages.SUCCESS
+        text = f"Redrove {result.moved} message(s) from {name} to the inbox queue; {result.left} left."
+        if result.failed:
+            text += f" Refused by the inbox queue: {'; '.join(result.failed[:5])}."
+        self.message_user(request, text, level)
+        return redirect("admin:delivery_inbox_dead_letters")
 
 
 class MessageTemplateForm(forms.ModelForm):

@@ -1,0 +1,106 @@
+"""What on-call may do to a notification that did not go out: "retry now" a failed one,
+"send anyway" an expired one (issue 14, point 4).
+
+Neither publishes here. Each moves its rows back to ``armed`` with a conditional UPDATE
+on their state and hands them to the normal fire task on commit (``notifier.enqueue``),
+so the publish, its ``DeliveryAttempt`` and its stale checks are the fire path's own. A
+double click, or two operators at once, change a row once: the second UPDATE finds it
+``armed`` (or ``sent``) and leaves it alone, so one fire task is enqueued and the fire
+claim (``armed → sending``) publishes once. A row already ``sent`` is never touched.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from delivery.models import Notification, NotificationState
+from events.models import Event
+from notifier.enqueue import fire_enqueue
+from notifier.sql import fetch_all, literals
+
+S = NotificationState
+
+# How long a "send anyway" row may wait for a worker. The operator's action stands in
+# for the deadline the row missed: it becomes now + this window, so the fire path's
+# deadline check, the task's ``expires`` and reconcile's expiry all let it through once,
+# and only once: if no worker sends it within the window (workers down again), reconcile
+# expires it again, and it takes a new "send anyway" to try once more.
+SEND_ANYWAY_WINDOW_SECONDS = 300
+
+_RETRY_SQL = f"""
+UPDATE delivery_notification n
+SET state = {literals(S.ARMED)}, armed_at = %(now)s, next_attempt_at = %(now)s, updated_at = %(now)s
+WHERE n.id = ANY(%(ids)s) AND n.state = {literals(S.FAILED)} AND n.deadline > %(now)s
+RETURNING n.id, n.next_attempt_at, n.deadline
+"""
+
+# A cancelled event's rows stay expired: sending them would announce what was called off.
+# A moved event's old row may pass here; the fire path finds its key stale and
+# supersedes it without publishing (the event's current row is the one to send).
+_SEND_ANYWAY_SQL = f"""
+UPDATE delivery_notification n
+SET state = {literals(S.ARMED)}, armed_at = %(now)s, next_attempt_at = %(now)s, deadline = %(deadline)s,
+    updated_at = %(now)s
+FROM events_event e
+WHERE n.id = ANY(%(ids)s) AND n.state = {literals(S.EXPIRED)}
+    AND e.id = n.event_id AND e.status = {literals(Event.Status.SCHEDULED)}
+RETURNING n.id, n.next_attempt_at, n.deadline
+"""
+
+
+@dataclass
+class ActionResult:
+    done: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)  # id -> why it was left unchanged
+
+
+def _why_not_retried(row: Notification, now: datetime) -> str:
+    if row.state != S.FAILED:
+        return f"it is {row.state}, not failed"
+    return f"its deadline passed at {row.deadline:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _why_not_sent_anyway(row: Notification, now: datetime) -> str:
+    if row.state != S.EXPIRED:
+        return f"it is {row.state}, not expired"
+    return "its event is cancelled"
+
+
+def _rearm(
+    sql: str, ids: list[int], params: dict[str, object], why_not: Callable[[Notification, datetime], str]
+) -> ActionResult:
+    ids = sorted(set(ids))
+    now: datetime = params["now"]  # type: ignore[assignment]
+    with transaction.atomic():
+        rows = fetch_all(sql, {**params, "ids": ids})
+        transaction.on_commit(lambda: fire_enqueue(rows))
+    done = sorted(row[0] for row in rows)
+    left = Notification.objects.select_related("event").filter(pk__in=set(ids) - set(done)).order_by("pk")
+    refused = {row.pk: why_not(row, now) for row in left}
+    refused.update({pk: "no such notification" for pk in set(ids) - set(done) - set(refused)})
+    return ActionResult(done=done, refused=refused)
+
+
+def notifications_retry_now(*, notification_ids: list[int], now: datetime | None = None) -> ActionResult:
+    """``failed`` rows whose deadline has not passed go back to ``armed``, due now; any
+    other row is refused and left as it is."""
+    now = now or timezone.now()
+    return _rearm(_RETRY_SQL, notification_ids, {"now": now}, _why_not_retried)
+
+
+def notifications_send_anyway(*, notification_ids: list[int], now: datetime | None = None) -> ActionResult:
+    """``expired`` rows of scheduled events go back to ``armed``, due now, with a deadline
+    of now + SEND_ANYWAY_WINDOW_SECONDS; any other row is refused and left as it is."""
+    now = now or timezone.now()
+    params = {"now": now, "deadline": now + timedelta(seconds=SEND_ANYWAY_WINDOW_SECONDS)}
+    return _rearm(_SEND_ANYWAY_SQL, notification_ids, params, _why_not_sent_anyway)
+
+
+def send_anyway_candidates(*, notification_ids: list[int]) -> tuple[list[Notification], list[Notification]]:
+    """The rows a confirmation page lists: (those "send anyway" would send, the others)."""
+    rows = list(Notification.objects.select_related("event__topic").filter(pk__in=notification_ids).order_by("pk"))
+    eligible = [r for r in rows if r.state == S.EXPIRED and r.event.status == Event.Status.SCHEDULED]
+    return eligible, [r for r in rows if r not in eligible]
