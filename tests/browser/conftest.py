@@ -18,7 +18,8 @@ database (``make browser-check``; excluded from ``make test``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -26,6 +27,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from tests.browser.chromium import LAUNCH_ARGS, ensure_chromium
 from tests.browser.problems import PageProblems
+from tests.e2e.conftest import start_worker
+from tests.engine import LOG_DIR
 
 STAFF_USERNAME = "console-ops"
 STAFF_PASSWORD = "Console-ops-pw-2026!"
@@ -104,6 +107,33 @@ def staff_page(page: Page, console_staff) -> Page:
     log_in(page, STAFF_USERNAME, STAFF_PASSWORD)
     assert page.url.endswith("/admin/"), f"login did not reach the admin index: {page.url}"
     return page
+
+
+@pytest.fixture
+def start_fire_worker(moto_server) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    """Starts a real Celery worker on the test database and Redis db when the test calls it,
+    after it planted its rows: the broker is emptied first, so the fire tasks that planting
+    enqueued (rows the test then moved to failed or expired) never run, and only what the
+    page's action enqueues does. Stopped at the end of the test."""
+    import redis as redis_lib
+    from django.conf import settings
+
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        broker = redis_lib.Redis.from_url(settings.CELERY_BROKER_URL)
+        assert broker.connection_pool.connection_kwargs.get("db", 0) != 0
+        broker.flushdb()
+        started.append(start_worker("browser", LOG_DIR / "worker-browser.log"))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @pytest.hookimpl(wrapper=True)
