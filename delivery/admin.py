@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -8,6 +10,7 @@ from django.utils.html import format_html
 from delivery.channels import template_part
 from delivery.models import DeliveryAttempt, InboxMessage, MessageTemplate, Notification
 from delivery.rendering import MAX_TEMPLATE_CHARS, template_check
+from delivery.selectors import failure_reason_sql
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -34,6 +37,22 @@ class DeliveryAttemptInline(admin.TabularInline):
         return False
 
 
+class FailureReasonFilter(admin.SimpleListFilter):
+    """The rows of one failure reason, as the dashboard groups them (linked from its table)."""
+
+    title = "reason"
+    parameter_name = "reason"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        value = self.value()
+        return [(value, value)] if value else []  # reached from the dashboard's links, not listed
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Notification]) -> QuerySet[Notification]:
+        if not self.value():
+            return queryset
+        return queryset.annotate(reason=RawSQL(failure_reason_sql(), [])).filter(reason=self.value())
+
+
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
     list_display = [
@@ -48,7 +67,7 @@ class NotificationAdmin(ReadOnlyAdmin):
         "sns_message_id",
         "last_error",
     ]
-    list_filter = ["state", ("due_at", admin.DateFieldListFilter), "event__topic"]
+    list_filter = ["state", ("due_at", admin.DateFieldListFilter), "event__topic", FailureReasonFilter]
     search_fields = ["=id", "key", "event__title", "sns_message_id", "=event__id"]
     list_select_related = ["event"]
     date_hierarchy = "due_at"
