@@ -33,6 +33,9 @@ from notifier.preview import event_preview
 admin.site.unregister(Notification)
 admin.site.unregister(Event)
 
+# The admin index with a link to the console (issue 14); the stock index otherwise.
+admin.site.index_template = "admin/console_index.html"
+
 
 def _ids(rows: list[int]) -> str:
     return ", ".join(f"#{pk}" for pk in rows)
