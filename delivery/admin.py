@@ -18,6 +18,7 @@ from delivery.models import DeliveryAttempt, InboxMessage, MessageTemplate, Noti
 from delivery.queues import inbox_dead_letter_name
 from delivery.rendering import MAX_TEMPLATE_CHARS, template_check
 from delivery.selectors import failure_reason_sql
+from events.models import CANARY_TOPIC_SLUG
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -57,7 +58,9 @@ class FailureReasonFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Notification]) -> QuerySet[Notification]:
         if not self.value():
             return queryset
-        return queryset.annotate(reason=RawSQL(failure_reason_sql(), [])).filter(reason=self.value())
+        # The dashboard counts users' failures only: its link lists those, not the canary's.
+        users = queryset.exclude(event__topic__slug=CANARY_TOPIC_SLUG)
+        return users.annotate(reason=RawSQL(failure_reason_sql(), [])).filter(reason=self.value())
 
 
 @admin.register(Notification)

@@ -1,0 +1,204 @@
+"""/admin/dashboard/ in a browser over known rows (issue 14, points 1 and 7): every figure
+shown equals the ledger's own count, the forecast marks a planted peak in its minute, a
+failure reason links to the ledger filtered to its rows, the window can be changed and
+the page refreshes itself; canary rows count nowhere; nothing comes from another host."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from delivery.models import ACTIVE_STATES, Notification, NotificationState
+from events.models import CANARY_TOPIC_SLUG, Event
+from tests.console.ledger import canary_topic, event_on, row
+from tests.factories import make_topic
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+S = NotificationState
+DASHBOARD = "/admin/dashboard/"
+TERMINAL = (S.SENT, S.FAILED, S.EXPIRED, S.SUPERSEDED, S.CANCELLED)
+DISABLED = "permanent error: InvalidParameter: Endpoint is disabled"
+THROTTLED = "retries exhausted: Throttling: Rate exceeded"
+
+
+def users_rows():
+    """The ledger as users' figures see it: without the canary's rows."""
+    return Notification.objects.exclude(event__topic__slug=CANARY_TOPIC_SLUG)
+
+
+def minute(when: datetime) -> datetime:
+    return when.replace(second=0, microsecond=0)
+
+
+def plant(now: datetime) -> dict:
+    """Two users' topics and the canary's, each state represented, a peak of 7 due in one
+    minute four hours ahead, and an event not planned yet."""
+    kickoffs, standups = make_topic(), make_topic()
+    started = {topic: event_on(topic, starts_in=-timedelta(hours=1)) for topic in (kickoffs, standups)}
+    peak = minute(now + timedelta(hours=4, minutes=10))
+    for _ in range(7):
+        row(started[kickoffs], S.PLANNED, due_at=peak)
+    row(started[standups], S.PLANNED, due_at=peak + timedelta(minutes=30))
+    row(started[standups], S.ARMED, due_at=now + timedelta(minutes=3))
+    row(started[kickoffs], S.PLANNED, due_at=now - timedelta(minutes=2))  # overdue: the beat is down
+    stuck = row(started[kickoffs], S.SENDING, due_at=now - timedelta(minutes=4))
+    Notification.objects.filter(pk=stuck.pk).update(updated_at=now - timedelta(minutes=3))
+    for lag_ms in (400, 900, 2500):
+        row(started[kickoffs], S.SENT, lag_ms=lag_ms, ended_ago=timedelta(minutes=8))
+    row(started[standups], S.SENT, lag_ms=1200, ended_ago=timedelta(hours=3))  # in 24 h, not in 1 h
+    failed = [row(started[kickoffs], S.FAILED, last_error=DISABLED) for _ in range(2)]
+    row(started[standups], S.FAILED, last_error=THROTTLED)
+    row(started[standups], S.EXPIRED, last_error="deadline passed before it could be sent")
+    row(started[kickoffs], S.SUPERSEDED)
+    row(started[standups], S.CANCELLED)
+    # Not planned yet: no ledger row, due (start - lead) in 5 h 50 min.
+    unplanned = Event.objects.create(topic=standups, title="Stand-up", starts_at=minute(now) + timedelta(hours=6),
+                                     lead_minutes=10)  # fmt: skip
+    canary_event = event_on(canary_topic(), starts_in=-timedelta(hours=1))
+    row(canary_event, S.SENT, lag_ms=95_000, ended_ago=timedelta(minutes=8))
+    row(canary_event, S.FAILED, last_error=DISABLED)
+    for _ in range(9):  # more than the planted peak: the forecast would show it if it counted
+        row(canary_event, S.PLANNED, due_at=peak + timedelta(minutes=5))
+    return {"topics": (kickoffs, standups), "peak": peak, "failed": failed, "unplanned": unplanned}
+
+
+def shown(page: Page, metric: str) -> tuple[str, str]:
+    """The text a person reads for a figure, and its machine value (data-value)."""
+    element = page.locator(f'[data-metric="{metric}"]')
+    expect(element).to_have_count(1)
+    return element.inner_text().strip(), element.get_attribute("data-value") or ""
+
+
+def assert_figure(page: Page, metric: str, expected: int) -> None:
+    text, value = shown(page, metric)
+    assert (value, text.split(" ")[0]) == (str(expected), str(expected)), (metric, text, value, expected)
+
+
+def test_the_dashboard_shows_the_ledgers_figures(staff_page: Page):
+    now = timezone.now()
+    planted = plant(now)
+    kickoffs, standups = planted["topics"]
+
+    staff_page.click('[data-metric="dashboard-link"]')  # from the admin index, as on-call gets there
+    assert staff_page.url.endswith(DASHBOARD)
+    expect(staff_page.locator("#site-name")).to_be_visible()  # the admin's own header
+    staff_page.select_option("#window", "1h")
+    staff_page.click("#console-window button[type=submit]")
+    staff_page.wait_for_load_state()
+    assert "window=1h" in staff_page.url
+
+    # Now: each live state, overdue and stuck, as the ledger counts them.
+    live = users_rows()
+    for state in ACTIVE_STATES:
+        assert_figure(staff_page, f"live-{state}", live.filter(state=state).count())
+    overdue_before = now - timedelta(seconds=settings.NOTIFIER_LAG_ALERT_SECONDS)
+    assert_figure(staff_page, "live-overdue", live.filter(state__in=ACTIVE_STATES, due_at__lt=overdue_before).count())
+    stuck_before = now - timedelta(seconds=settings.NOTIFIER_SENDING_TIMEOUT_SECONDS)
+    assert_figure(staff_page, "live-stuck-sending", live.filter(state=S.SENDING, updated_at__lt=stuck_before).count())
+    assert (live.filter(state=S.PLANNED).count(), live.filter(state=S.SENDING).count()) == (9, 1)  # planted
+    next_due = live.filter(state__in=(S.PLANNED, S.ARMED)).order_by("due_at").first().due_at
+    assert shown(staff_page, "live-next-due")[1] == next_due.isoformat()
+
+    # Outcomes over the last hour, all topics and per topic; the canary's rows are not among them.
+    hour_ago = now - timedelta(hours=1)
+    ended = live.filter(updated_at__gte=hour_ago)
+    for state in TERMINAL:
+        assert_figure(staff_page, f"outcome-total-{state}", ended.filter(state=state).count())
+    assert shown(staff_page, "outcome-total-sent")[1] == "3"  # the 3 h old send is outside the hour
+    for topic in (kickoffs, standups):
+        topic_row = staff_page.locator(f'tr[data-topic="{topic.slug}"]')
+        for state in TERMINAL:
+            expected = ended.filter(event__topic=topic, state=state).count()
+            expect(topic_row.locator(f'[data-metric="outcome-{state}"]')).to_have_text(str(expected))
+    expect(staff_page.locator(f'tr[data-topic="{CANARY_TOPIC_SLUG}"]')).to_have_count(0)
+
+    # Lag over 15 min and 24 h: the sends and their worst lag (the canary's 95 s left out).
+    sent = live.filter(state=S.SENT)
+    for window, span in (("15m", timedelta(minutes=15)), ("24h", timedelta(hours=24))):
+        in_window = sent.filter(sent_at__gte=now - span)
+        assert_figure(staff_page, f"lag-{window}-count", in_window.count())
+        worst = max(in_window.values_list("lag_ms", flat=True)) / 1000
+        assert shown(staff_page, f"lag-{window}-max") == (f"{worst} s", str(worst))
+
+    # Failures by reason: each count equals the ledger's, and its link lists exactly those rows.
+    for reason in (DISABLED, THROTTLED):
+        failure = staff_page.locator(f'tr[data-reason="{reason}"]')
+        expected = ended.filter(state=S.FAILED, last_error=reason).count()
+        expect(failure.locator('[data-metric="failure-count"]')).to_have_text(str(expected))
+    staff_page.locator(f'tr[data-reason="{DISABLED}"] a[data-metric="failure-link"]').click()
+    staff_page.wait_for_load_state()
+    listed = staff_page.locator("#result_list tbody tr .field-id")
+    expect(listed).to_have_count(2)
+    assert sorted(int(text) for text in listed.all_inner_texts()) == sorted(row.pk for row in planted["failed"])
+
+
+def test_the_forecast_marks_the_planted_peak_in_its_minute(staff_page: Page):
+    now = timezone.now()
+    planted = plant(now)
+    peak, unplanned = planted["peak"], planted["unplanned"]
+    staff_page.goto(DASHBOARD)
+
+    start = minute(timezone.now())
+    due = users_rows().filter(state__in=(S.PLANNED, S.ARMED), due_at__gte=start, due_at__lt=start + timedelta(hours=24))
+    assert not Notification.objects.filter(event=unplanned).exists()
+    assert_figure(staff_page, "forecast-total", due.count() + 1)  # the ledger's and the unplanned event's
+    text, value = shown(staff_page, "forecast-peak-start")
+    assert (text, value) == (f"{peak:%Y-%m-%d %H:%M} UTC", peak.isoformat())
+    assert_figure(staff_page, "forecast-peak-due", due.filter(due_at=peak).count())
+    assert due.filter(due_at=peak).count() == 7
+
+    marker = staff_page.locator('#forecast-chart [data-metric="forecast-peak-marker"]')
+    expect(marker).to_have_attribute("data-start", peak.isoformat())
+    expect(marker).to_have_attribute("data-value", "7")
+    expect(marker).to_contain_text(f"peak {peak:%H:%M}: 7")
+    expect(marker).to_be_visible()
+    # The marker sits over its minute: its x within the plot, in proportion to the minute.
+    box = staff_page.locator("#forecast-chart").bounding_box()
+    line = marker.locator("line").bounding_box()
+    assert box and line
+    share = (peak - start) / timedelta(hours=24)
+    assert abs((line["x"] - box["x"]) / box["width"] - share) < 0.08, (line, box, share)
+
+
+def test_the_dashboard_refreshes_itself(staff_page: Page, monkeypatch):
+    import notifier.dashboard_views
+
+    monkeypatch.setattr(notifier.dashboard_views, "REFRESH_SECONDS", 1)
+    event = event_on(make_topic(), starts_in=-timedelta(hours=1))
+    staff_page.goto(DASHBOARD)
+    assert_figure(staff_page, "outcome-total-failed", 0)
+    expect(staff_page.locator('[data-metric="failures-none"]')).to_be_visible()
+
+    row(event, S.FAILED, last_error=DISABLED)  # no reload: the page's own refresh finds it
+    expect(staff_page.locator('[data-metric="outcome-total-failed"]')).to_have_text("1", timeout=10_000)
+    expect(staff_page.locator(f'tr[data-reason="{DISABLED}"] [data-metric="failure-count"]')).to_have_text("1")
+    expect(staff_page.locator('[data-metric="refresh-status"]')).to_have_text("live")
+
+
+def test_the_dashboard_loads_nothing_from_another_host(staff_page: Page, live_server):
+    requested: list[str] = []
+    staff_page.on("request", lambda request: requested.append(request.url))
+    plant(timezone.now())
+    staff_page.goto(DASHBOARD)
+    expect(staff_page.locator("#forecast-chart")).to_be_visible()
+    assert requested and all(url.startswith(live_server.url + "/") for url in requested), requested
+    assert any(url.endswith("/static/notifier/dashboard.js") for url in requested)
+    colour = staff_page.locator("#forecast-chart polygon").evaluate("node => getComputedStyle(node).fill")
+    assert colour not in ("", "none", "rgb(0, 0, 0)"), colour  # the stylesheet came and styled the chart
+
+
+def test_only_staff_see_the_dashboard(page: Page, transactional_db):
+    from django.contrib.auth import get_user_model
+
+    from tests.browser.conftest import log_in
+
+    page.goto(DASHBOARD)
+    assert "/admin/login/" in page.url and "next=/admin/dashboard/" in page.url
+    get_user_model().objects.create_user("reader", password="Reader-pw-2026!")
+    log_in(page, "reader", "Reader-pw-2026!")
+    assert "/admin/login/" in page.url
