@@ -1,6 +1,8 @@
-"""What a page did wrong while a test drove it: console errors, uncaught exceptions and
-same-origin requests that failed or answered 4xx/5xx. Collected per browser context (every
-page and popup of the test) and checked after each test by tests/browser/conftest.py."""
+"""What a page did wrong while a test drove it: console errors, uncaught exceptions,
+same-origin requests that failed or answered 4xx/5xx, and any request to another host (the
+console must work with no network beyond the engine: no CDN, no web font, no tracker).
+Collected per browser context (every page and popup of the test) and checked after each
+test by tests/browser/conftest.py."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from playwright.sync_api import BrowserContext, ConsoleMessage, Request, Response, WebError
+
+LOCAL_SCHEMES = ("data:", "blob:", "about:")
 
 
 @dataclass
@@ -22,6 +26,7 @@ class PageProblems:
         context.on("weberror", self._web_error)
         context.on("response", self._response)
         context.on("requestfailed", self._request_failed)
+        context.on("request", self._request)
         return self
 
     def expect(self, status: int, path: str) -> None:
@@ -52,6 +57,10 @@ class PageProblems:
         if failed and not self._expected(response.status, response.url):
             path = response.url.removeprefix(self.origin)
             self.found.append(f"{response.status} for {response.request.method} {path}")
+
+    def _request(self, request: Request) -> None:
+        if not self._same_origin(request.url) and not request.url.startswith(LOCAL_SCHEMES):
+            self.found.append(f"request to another host: {request.method} {request.url}")
 
     def _request_failed(self, request: Request) -> None:
         if self._same_origin(request.url):

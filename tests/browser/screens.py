@@ -18,11 +18,15 @@ def wanted() -> bool:
     return os.environ.get("SCREENSHOTS") == "1"
 
 
-def screenshot(page: Page, name: str) -> Path | None:
-    """A full-page PNG of ``page`` at docs/img/<name>.png when SCREENSHOTS=1; its path, or None."""
+def screenshot(page: Page, name: str, *, selector: str | None = None) -> Path | None:
+    """A PNG at docs/img/<name>.png when SCREENSHOTS=1, of the whole page or of the element
+    ``selector`` picks; its path, or None."""
     if not wanted():
         return None
     IMAGE_DIR.mkdir(parents=True, exist_ok=True)
     path = IMAGE_DIR / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True, animations="disabled")
+    if selector:
+        page.locator(selector).screenshot(path=str(path), animations="disabled")
+    else:
+        page.screenshot(path=str(path), full_page=True, animations="disabled")
     return path

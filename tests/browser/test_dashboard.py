@@ -14,6 +14,8 @@ from playwright.sync_api import Page, expect
 
 from delivery.models import ACTIVE_STATES, Notification, NotificationState
 from events.models import CANARY_TOPIC_SLUG, Event
+from tests.browser.busy_day import plant_busy_day
+from tests.browser.screens import screenshot
 from tests.console.ledger import canary_topic, event_on, row
 from tests.factories import make_topic
 
@@ -202,3 +204,34 @@ def test_only_staff_see_the_dashboard(page: Page, transactional_db):
     get_user_model().objects.create_user("reader", password="Reader-pw-2026!")
     log_in(page, "reader", "Reader-pw-2026!")
     assert "/admin/login/" in page.url
+
+
+def test_a_busy_day_shows_tomorrows_rush_and_the_days_figures(staff_page: Page):
+    """The README's screenshots (SCREENSHOTS=1): a day of sends and tomorrow's 19:50 rush."""
+    now = timezone.now()
+    day = plant_busy_day(now)
+    staff_page.goto(DASHBOARD)
+    expect(staff_page.locator("#forecast-chart")).to_be_visible()
+
+    text, value = shown(staff_page, "forecast-peak-start")
+    assert value == day.rush.isoformat() and text == f"{day.rush:%Y-%m-%d %H:%M} UTC"
+    assert_figure(staff_page, "forecast-peak-due", users_rows().filter(due_at=day.rush, state=S.PLANNED).count())
+    start = minute(timezone.now())
+    due = users_rows().filter(state__in=(S.PLANNED, S.ARMED), due_at__gte=start, due_at__lt=start + timedelta(hours=24))
+    shown_total = int(shown(staff_page, "forecast-total")[1])
+    assert shown_total == due.count() + day.unplanned
+    day_ago = now - timedelta(hours=24)
+    ended = users_rows().filter(updated_at__gte=day_ago)
+    for state in TERMINAL:
+        assert_figure(staff_page, f"outcome-total-{state}", ended.filter(state=state).count())
+    assert_figure(staff_page, "lag-24h-count", users_rows().filter(state=S.SENT, sent_at__gte=day_ago).count())
+    expect(staff_page.locator("#lag-per-hour-chart rect.bar")).not_to_have_count(0)
+
+    timing = staff_page.evaluate(
+        "() => { const n = performance.getEntriesByType('navigation')[0];"
+        " return {server: n.responseStart - n.requestStart, loaded: n.loadEventEnd - n.startTime}; }"
+    )
+    print(f"dashboard over {Notification.objects.count()} ledger rows: server {timing['server']:.0f} ms, "
+          f"page loaded {timing['loaded']:.0f} ms")  # fmt: skip
+    screenshot(staff_page, "dashboard")
+    screenshot(staff_page, "forecast", selector="#console-forecast")

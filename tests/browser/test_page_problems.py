@@ -19,12 +19,14 @@ def test_console_errors_uncaught_exceptions_and_failed_requests_are_all_caught(
     staff_page.evaluate("console.error('planted console error')")
     staff_page.evaluate("setTimeout(() => { throw new Error('planted uncaught error'); }, 0)")
     staff_page.evaluate("fetch('/admin/no-such-page/').catch(() => {})")
+    staff_page.evaluate("fetch('http://cdn.example.com/chart.js').catch(() => {})")
     staff_page.wait_for_timeout(500)  # the timer and the fetch settle
 
     found = "\n".join(page_problems.found)
     assert "planted console error" in found
     assert "planted uncaught error" in found
     assert "404 for GET /admin/no-such-page/" in found
+    assert "request to another host: GET http://cdn.example.com/chart.js" in found
     page_problems.found.clear()  # planted here: not the page's fault
 
 
