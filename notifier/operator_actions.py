@@ -124,7 +124,7 @@ def send_anyway_candidates(*, notification_ids: list[int]) -> tuple[list[Notific
     eligible, others = [], {}
     now = timezone.now()
     for row in rows:
-        why_not = _why_not_sent_anyway(row, now) if row.state != S.EXPIRED or _event_gone(row) else None
+        why_not = _why_not_sent_anyway(row, now) if row.state != S.EXPIRED else _event_gone(row)
         if why_not is None:
             eligible.append(row)
         else:
