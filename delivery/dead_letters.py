@@ -28,7 +28,7 @@ SAMPLE_SIZE = 10  # SQS's most per ReceiveMessage: one call, no paging
 REDRIVE_MAX_MESSAGES = 1000
 # Long enough for one batch's send and delete; a message not moved in it shows again.
 REDRIVE_VISIBILITY_SECONDS = 60
-EXCERPT_CHARS = 300
+EXCERPT_CHARS = 200
 
 
 @dataclass(frozen=True)

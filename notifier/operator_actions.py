@@ -19,6 +19,8 @@ from django.utils import timezone
 from delivery.models import Notification, NotificationState
 from events.models import Event
 from notifier.enqueue import fire_enqueue
+from notifier.planning import KEY_SQL
+from notifier.scheduling import notification_key
 from notifier.sql import fetch_all, literals
 
 S = NotificationState
@@ -30,23 +32,28 @@ S = NotificationState
 # expires it again, and it takes a new "send anyway" to try once more.
 SEND_ANYWAY_WINDOW_SECONDS = 300
 
+# Only rows that are still their event's current send: a cancelled event's rows stay as
+# they are (sending would announce what was called off), and so do a moved event's old
+# ones (the event's current row is the one to send). The fire path checks both again.
+_CURRENT = f"""
+    AND e.id = n.event_id AND t.id = e.topic_id
+    AND e.status = {literals(Event.Status.SCHEDULED)} AND n.key = {KEY_SQL}
+"""
+
 _RETRY_SQL = f"""
 UPDATE delivery_notification n
 SET state = {literals(S.ARMED)}, armed_at = %(now)s, next_attempt_at = %(now)s, updated_at = %(now)s
-WHERE n.id = ANY(%(ids)s) AND n.state = {literals(S.FAILED)} AND n.deadline > %(now)s
+FROM events_event e, events_topic t
+WHERE n.id = ANY(%(ids)s) AND n.state = {literals(S.FAILED)} AND n.deadline > %(now)s {_CURRENT}
 RETURNING n.id, n.next_attempt_at, n.deadline
 """
 
-# A cancelled event's rows stay expired: sending them would announce what was called off.
-# A moved event's old row may pass here; the fire path finds its key stale and
-# supersedes it without publishing (the event's current row is the one to send).
 _SEND_ANYWAY_SQL = f"""
 UPDATE delivery_notification n
 SET state = {literals(S.ARMED)}, armed_at = %(now)s, next_attempt_at = %(now)s, deadline = %(deadline)s,
     updated_at = %(now)s
-FROM events_event e
-WHERE n.id = ANY(%(ids)s) AND n.state = {literals(S.EXPIRED)}
-    AND e.id = n.event_id AND e.status = {literals(Event.Status.SCHEDULED)}
+FROM events_event e, events_topic t
+WHERE n.id = ANY(%(ids)s) AND n.state = {literals(S.EXPIRED)} {_CURRENT}
 RETURNING n.id, n.next_attempt_at, n.deadline
 """
 
@@ -57,16 +64,27 @@ class ActionResult:
     refused: dict[int, str] = field(default_factory=dict)  # id -> why it was left unchanged
 
 
+def _event_gone(row: Notification) -> str | None:
+    event = row.event
+    if event.status == Event.Status.CANCELLED:
+        return "its event is cancelled"
+    if row.key != notification_key(event.pk, event.starts_at, event.effective_lead_minutes):
+        return "its event moved: the event's current notification is the one to send"
+    return None
+
+
 def _why_not_retried(row: Notification, now: datetime) -> str:
     if row.state != S.FAILED:
         return f"it is {row.state}, not failed"
-    return f"its deadline passed at {row.deadline:%Y-%m-%d %H:%M:%S} UTC"
+    if row.deadline <= now:
+        return f"its deadline passed at {row.deadline:%Y-%m-%d %H:%M:%S} UTC"
+    return _event_gone(row) or "it changed meanwhile"
 
 
 def _why_not_sent_anyway(row: Notification, now: datetime) -> str:
     if row.state != S.EXPIRED:
         return f"it is {row.state}, not expired"
-    return "its event is cancelled"
+    return _event_gone(row) or "it changed meanwhile"
 
 
 def _rearm(
@@ -78,7 +96,7 @@ def _rearm(
         rows = fetch_all(sql, {**params, "ids": ids})
         transaction.on_commit(lambda: fire_enqueue(rows))
     done = sorted(row[0] for row in rows)
-    left = Notification.objects.select_related("event").filter(pk__in=set(ids) - set(done)).order_by("pk")
+    left = Notification.objects.select_related("event__topic").filter(pk__in=set(ids) - set(done)).order_by("pk")
     refused = {row.pk: why_not(row, now) for row in left}
     refused.update({pk: "no such notification" for pk in set(ids) - set(done) - set(refused)})
     return ActionResult(done=done, refused=refused)
@@ -99,8 +117,16 @@ def notifications_send_anyway(*, notification_ids: list[int], now: datetime | No
     return _rearm(_SEND_ANYWAY_SQL, notification_ids, params, _why_not_sent_anyway)
 
 
-def send_anyway_candidates(*, notification_ids: list[int]) -> tuple[list[Notification], list[Notification]]:
-    """The rows a confirmation page lists: (those "send anyway" would send, the others)."""
-    rows = list(Notification.objects.select_related("event__topic").filter(pk__in=notification_ids).order_by("pk"))
-    eligible = [r for r in rows if r.state == S.EXPIRED and r.event.status == Event.Status.SCHEDULED]
-    return eligible, [r for r in rows if r not in eligible]
+def send_anyway_candidates(*, notification_ids: list[int]) -> tuple[list[Notification], dict[Notification, str]]:
+    """What a confirmation page lists: the rows "send anyway" would send, and the others
+    with why not."""
+    rows = Notification.objects.select_related("event__topic").filter(pk__in=notification_ids).order_by("pk")
+    eligible, others = [], {}
+    now = timezone.now()
+    for row in rows:
+        why_not = _why_not_sent_anyway(row, now) if row.state != S.EXPIRED else _event_gone(row)
+        if why_not is None:
+            eligible.append(row)
+        else:
+            others[row] = why_not
+    return eligible, others

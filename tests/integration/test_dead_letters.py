@@ -134,6 +134,12 @@ def test_redrive_keeps_message_attributes_and_fifo_groups(console):
     assert depth(url) == 0
 
 
+def test_the_ledger_and_the_inbox_lists_link_to_the_page(console):
+    for changelist in ("admin:delivery_notification_changelist", "admin:delivery_inboxmessage_changelist"):
+        html = console.get(reverse(changelist)).content.decode()
+        assert f'href="{reverse(PAGE)}" id="dead-letters-link"' in html
+
+
 def test_a_bad_queue_name_is_a_400_and_moves_nothing(console):
     url = dead_letter_url()
     sqs_client().send_message(QueueUrl=url, MessageBody="{}")

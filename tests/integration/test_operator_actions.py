@@ -127,14 +127,19 @@ def test_retry_now_refuses_rows_not_failed_or_past_their_deadline(console, redis
     late = failed_row(deadline_in=timedelta(seconds=-5))
     armed = armed_row()
     expired = expired_row()
+    moved, cancelled = failed_row(), failed_row()
+    Event.objects.filter(pk=moved.event_id).update(starts_at=moved.deadline + timedelta(hours=1))  # not re-planned
+    Event.objects.filter(pk=cancelled.event_id).update(status=Event.Status.CANCELLED)
     before = {r.pk: (r.state, r.deadline, r.attempts) for r in Notification.objects.all()}
     with django_capture_on_commit_callbacks(execute=True):
-        response = act(console, "retry_now", [late, armed, expired])
+        response = act(console, "retry_now", [late, armed, expired, moved, cancelled])
     [message] = page_messages(response)
     assert message.startswith("Retry now refused, left unchanged: ")
     assert f"#{armed.pk} (it is armed, not failed)" in message
     assert f"#{expired.pk} (it is expired, not failed)" in message
     assert f"#{late.pk} (its deadline passed at {late.deadline:%Y-%m-%d %H:%M:%S} UTC)" in message
+    assert f"#{moved.pk} (its event moved: the event's current notification is the one to send)" in message
+    assert f"#{cancelled.pk} (its event is cancelled)" in message
     assert {r.pk: (r.state, r.deadline, r.attempts) for r in Notification.objects.all()} == before
     assert broker_fire_tasks(redis) == []
     assert not LogEntry.objects.exists()
@@ -234,7 +239,7 @@ def test_send_anyway_leaves_rows_of_cancelled_events_and_other_states(
     asked = act(console, "send_anyway", [cancelled, failed], index="0")
     page = asked.content.decode()
     assert 'id="send-anyway-none"' in page and 'id="send-anyway-confirm"' not in page
-    assert f"#{cancelled.pk}: expired, event cancelled" in page and f"#{failed.pk}: failed" in page
+    assert f"#{cancelled.pk}: its event is cancelled" in page and f"#{failed.pk}: it is failed, not expired" in page
     with django_capture_on_commit_callbacks(execute=True):
         confirmed = act(console, "send_anyway", [cancelled, failed], confirm="yes")
     assert page_messages(confirmed) == [
