@@ -41,8 +41,13 @@ def _topic(name: str, lead: int) -> Topic:
 
 
 def _next_rush(now: datetime) -> datetime:
-    rush = now.replace(hour=19, minute=50, second=0, microsecond=0)
-    return rush if rush > now + timedelta(minutes=30) else rush + timedelta(days=1)
+    """The next 19:50 well inside the forecast's 24 hours; around 19:50 itself, when neither
+    today's nor tomorrow's is, twelve hours ahead."""
+    today = now.replace(hour=19, minute=50, second=0, microsecond=0)
+    for rush in (today, today + timedelta(days=1)):
+        if now + timedelta(minutes=5) < rush < now + timedelta(hours=23):
+            return rush
+    return now.replace(second=0, microsecond=0) + timedelta(hours=12)
 
 
 def _rows(event: Event, state: str, dues: list[datetime], **fields: object) -> list[Notification]:

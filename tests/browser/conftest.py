@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.browser.chromium import LAUNCH_ARGS, ensure_chromium
 from tests.browser.problems import PageProblems
@@ -32,7 +32,10 @@ from tests.engine import LOG_DIR
 
 STAFF_USERNAME = "console-ops"
 STAFF_PASSWORD = "Console-ops-pw-2026!"
-TIMEOUT_MS = 15_000  # one action or navigation; the live server answers in milliseconds
+# One action, navigation or expectation. The live server answers in milliseconds, but CI runs
+# these tests beside deploy-check and the fuzz run on two cores: generous, never a sleep.
+TIMEOUT_MS = 15_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")
