@@ -117,6 +117,12 @@ def consume_inbox() -> int:
     return handled
 
 
+def dashboard_queues(page: Page) -> dict[str, str]:
+    """The queue depths the dashboard shows (its "Now" panel)."""
+    page.goto("/admin/dashboard/?window=1h")
+    return {name: page.locator(f'[data-metric="queue-{name}"]').inner_text() for name in ("inbox", "dead-letter")}
+
+
 def test_redrive_empties_the_dead_letter_queue_into_inbox_rows_without_duplicates(staff_page: Page, own_inbox_queue):
     followers = [get_user_model().objects.create_user(name) for name in ("ann", "bob")]
     first, second = failed_row(), failed_row()
@@ -128,6 +134,7 @@ def test_redrive_empties_the_dead_letter_queue_into_inbox_rows_without_duplicate
     for body in (document(first), document(second), document(second)):  # the second one twice
         sqs_client().send_message(QueueUrl=dead_letters, MessageBody=body)
 
+    assert dashboard_queues(staff_page) == {"inbox": "0", "dead-letter": "3"}
     staff_page.goto(reverse("admin:delivery_inboxmessage_changelist"))
     staff_page.click("#dead-letters-link")
     expect(staff_page.locator("#dlq-standard-count")).to_have_text("3")
@@ -145,7 +152,10 @@ def test_redrive_empties_the_dead_letter_queue_into_inbox_rows_without_duplicate
     expect(staff_page.locator("#dlq-standard-redrive")).to_have_count(0)
     assert depth(dead_letters) == 0
 
+    assert dashboard_queues(staff_page) == {"inbox": "3", "dead-letter": "0"}
+
     assert consume_inbox() == 3
+    assert dashboard_queues(staff_page) == {"inbox": "0", "dead-letter": "0"}
     rows = InboxMessage.objects.values_list("notification_id", "user__username")
     assert sorted(rows) == sorted((row.pk, user.username) for row in (first, second) for user in followers)
     staff_page.goto(reverse("admin:delivery_inboxmessage_changelist"))
