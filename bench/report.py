@@ -228,8 +228,9 @@ def markdown(results: dict) -> str:
 
 
 CONSOLE_TIMINGS = {
-    "page_cold": "/admin/dashboard/ (24 h window), cold: every figure computed",
-    "page_warm": "/admin/dashboard/ (24 h window), warm: figures over ≥ 24 h cached ≤ 60 s",
+    "refresh": "the beat's refresh of the figures over ≥ 24 h (once a minute, in the background)",
+    "page_cold": "/admin/dashboard/ (24 h window), cold: every figure computed in the request",
+    "page_warm": "/admin/dashboard/ (24 h window), as in operation: figures over ≥ 24 h from the beat's cache",
     "page_7d_cold": "/admin/dashboard/?window=7d, cold",
     "json_warm": "/admin/dashboard/data/, warm",
     "forecast": "forecast, next 24 h per minute",

@@ -8,8 +8,10 @@ same exact figures (a test holds them equal to ``slo.lag_stats``), without sorti
 800,000 sends of a busy week (350-500 ms here).
 
 The figures over 24 hours and longer (their lag and outcomes, the lag per hour, tomorrow's
-load) move slowly and cost the most: they are computed at most once a minute per window
-and kept in the cache (Redis); the live ones are read on every request.
+load) move slowly and cost the most: the beat computes them once a minute into the cache
+(Redis, ``slow_figures_refresh``) and the page reads them there; a figure missing from the
+cache (beat down, first start, no Redis) is computed in the request. The live ones are read
+on every request.
 """
 
 import logging
@@ -42,7 +44,8 @@ DEFAULT_WINDOW = "24h"
 MAX_TOPICS = 50  # outcomes per topic: the busiest ones; the totals still count every topic
 MAX_REASONS = 20
 SLOW_WINDOWS = ("24h", "7d")
-SLOW_FIGURES_SECONDS = 60
+SLOW_REFRESH_SECONDS = 60  # the beat's interval for slow_figures_refresh
+SLOW_KEEP_SECONDS = 3 * SLOW_REFRESH_SECONDS  # a missed beat or two still finds them
 
 # The canary's events, hashed once per statement (a handful a day).
 NOT_CANARY = (
@@ -110,8 +113,8 @@ GROUP BY reason ORDER BY count(*) DESC, reason LIMIT {MAX_REASONS}
 
 
 def _slow(name: str, compute: Callable[[], T]) -> T:
-    """A slow-moving figure from the cache, computed and kept ``SLOW_FIGURES_SECONDS`` when
-    missing; without Redis, computed every time (the page must not fail for its cache)."""
+    """A slow-moving figure from the cache, computed (and kept) when missing; without Redis,
+    computed every time: the page must not fail for its cache."""
     key = f"console:{name}"
     try:
         found = cache.get(key)
@@ -122,20 +125,34 @@ def _slow(name: str, compute: Callable[[], T]) -> T:
         return found
     value = compute()
     try:
-        cache.set(key, value, SLOW_FIGURES_SECONDS)
+        cache.set(key, value, SLOW_KEEP_SECONDS)
     except Exception as exc:
         logger.warning("console cache unavailable: %s", exc)
     return value
 
 
+def _slow_parts(now: datetime) -> dict[str, Callable[[], Any]]:
+    parts: dict[str, Callable[[], Any]] = {
+        "lag-per-hour": lambda: lag_per_hour(now=now),
+        "forecast": lambda: forecast.forecast(hours=24, bucket_seconds=60, now=now),
+    }
+    for window in SLOW_WINDOWS:
+        since = now - WINDOWS[window]
+        parts[f"lag:{window}"] = lambda since=since: lag_summary(since=since, until=now)
+        parts[f"outcomes:{window}"] = lambda since=since: outcomes(since=since, until=now)
+        parts[f"failures:{window}"] = lambda since=since: failures(since=since, until=now)
+    return parts
+
+
+def slow_figures_refresh(*, now: datetime | None = None) -> None:
+    """Compute every slow figure into the cache (the beat, every ``SLOW_REFRESH_SECONDS``)."""
+    now = now or timezone.now()
+    cache.set_many({f"console:{name}": compute() for name, compute in _slow_parts(now).items()}, SLOW_KEEP_SECONDS)
+
+
 def forget_slow_figures() -> None:
-    """Drop the cached slow figures: the next request computes every figure (the bench's cold case)."""
-    names = [
-        "lag-per-hour",
-        "forecast",
-        *(f"{kind}:{w}" for kind in ("lag", "outcomes", "failures") for w in SLOW_WINDOWS),
-    ]
-    cache.delete_many([f"console:{name}" for name in names])
+    """Drop the cached slow figures: the next request computes every one (the bench's cold case)."""
+    cache.delete_many([f"console:{name}" for name in _slow_parts(timezone.now())])
 
 
 def _seconds(ms: float | None) -> float | None:

@@ -7,7 +7,7 @@ from celery import shared_task
 from celery.signals import worker_process_init
 
 from delivery.aws import sns_client
-from notifier import services, slo
+from notifier import dashboard, services, slo
 from notifier.enqueue import FIRE_TASK_NAME
 from notifier.firing import fire
 
@@ -39,3 +39,8 @@ def fire_task(notification_ids: list[int]) -> None:
 @shared_task(name="notifier.slo_check")
 def slo_check_task() -> None:
     slo.slo_check()
+
+
+@shared_task(name="notifier.console_refresh")
+def console_refresh_task() -> None:
+    dashboard.slow_figures_refresh()

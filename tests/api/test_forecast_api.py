@@ -82,3 +82,8 @@ def test_what_if_adds_5000_at_1950_and_writes_nothing(staff_api):
 def test_bad_what_if_is_a_400_naming_the_field(staff_api, body, field):
     reply = staff_api.post("/api/v1/forecast/what-if/", body, format="json")
     assert reply.status_code == 400 and field in reply.json(), reply.content
+
+
+def test_what_if_takes_json_only(staff_api):
+    form = staff_api.post("/api/v1/forecast/what-if/", {"additions": "x"})  # multipart
+    assert form.status_code == 415
