@@ -18,6 +18,7 @@ from tests.browser.busy_day import plant_busy_day
 from tests.browser.screens import screenshot
 from tests.console.ledger import canary_topic, event_on, row
 from tests.factories import make_topic
+from tests.ids import unique_slug
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -211,8 +212,9 @@ def test_only_staff_see_the_dashboard(page: Page, transactional_db):
     assert "/admin/login/" in page.url
 
 
-def test_a_busy_day_shows_tomorrows_rush_and_the_days_figures(staff_page: Page):
+def test_a_busy_day_shows_tomorrows_rush_and_the_days_figures(staff_page: Page, settings):
     """The README's screenshots (SCREENSHOTS=1): a day of sends and tomorrow's 19:50 rush."""
+    settings.NOTIFIER_INBOX_QUEUE_NAME = unique_slug("inbox")  # not the session's shared queues
     now = timezone.now()
     day = plant_busy_day(now)
     staff_page.goto(DASHBOARD)
@@ -231,6 +233,7 @@ def test_a_busy_day_shows_tomorrows_rush_and_the_days_figures(staff_page: Page):
         assert_figure(staff_page, f"outcome-total-{state}", ended.filter(state=state).count())
     assert_figure(staff_page, "lag-24h-count", users_rows().filter(state=S.SENT, sent_at__gte=day_ago).count())
     expect(staff_page.locator("#lag-per-hour-chart rect.bar")).not_to_have_count(0)
+    assert (shown(staff_page, "queue-inbox")[1], shown(staff_page, "queue-dead-letter")[1]) == ("0", "0")
 
     timing = staff_page.evaluate(
         "() => { const n = performance.getEntriesByType('navigation')[0];"
