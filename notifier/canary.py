@@ -100,11 +100,13 @@ def canary_run_record_arrival(*, event_id: int, received_at: datetime) -> Canary
     if run.received_at is not None:
         return run
     notification = run.event.notifications.filter(sent_at__isnull=False).order_by("-sent_at").first()
+    if notification is not None:
+        run.due_at = notification.due_at  # the ledger's (the same unless planning ran late)
+        run.published_at = notification.sent_at
     run.received_at = received_at
-    run.published_at = notification.sent_at if notification else None
     run.lag_ms = round((received_at - run.due_at).total_seconds() * 1000)
     run.state = State.RECEIVED
-    run.save(update_fields=["received_at", "published_at", "lag_ms", "state", "updated_at"])
+    run.save(update_fields=["due_at", "received_at", "published_at", "lag_ms", "state", "updated_at"])
     logger.info("canary received run=%s lag_ms=%s", run.pk, run.lag_ms)
     return run
 
