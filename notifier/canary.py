@@ -21,8 +21,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from delivery.errors import DeliveryError
+from delivery.models import Notification
 from delivery.topics import topic_ensure_sns
-from events.models import CANARY_TOPIC_SLUG, Topic
+from events.models import CANARY_TOPIC_SLUG, Event, Topic
 from events.services import event_create, topic_create
 from notifier.models import CanaryRun
 
@@ -35,6 +36,10 @@ CANARY_LEAD_MINUTES = 1  # the shortest lead an event may have: the event starts
 # A run is missing, and the SLO check alerts, when nothing arrived within two intervals
 # and this grace.
 MISSING_GRACE = timedelta(seconds=60)
+# Runs, and their events and ledger rows, are kept this long (the dashboard's longest
+# window), so the canary does not grow the ledger: 288 runs a day at the default interval.
+CANARY_KEEP = timedelta(days=7)
+PRUNE_BATCH = 1000
 
 State = CanaryRun.State
 
@@ -109,6 +114,20 @@ def canary_run_record_arrival(*, event_id: int, received_at: datetime) -> Canary
     run.save(update_fields=["due_at", "received_at", "published_at", "lag_ms", "state", "updated_at"])
     logger.info("canary received run=%s lag_ms=%s", run.pk, run.lag_ms)
     return run
+
+
+def canary_runs_prune(*, now: datetime | None = None) -> int:
+    """Delete runs older than ``CANARY_KEEP`` with their canary events and ledger rows (and,
+    by cascade, their attempts); at most ``PRUNE_BATCH`` a call. Returns how many runs went."""
+    before = (now or timezone.now()) - CANARY_KEEP
+    with transaction.atomic():
+        old = list(CanaryRun.objects.filter(due_at__lt=before).order_by("due_at")[:PRUNE_BATCH])
+        event_ids = [run.event_id for run in old if run.event_id is not None]
+        events = Event.objects.filter(pk__in=event_ids, topic__slug=CANARY_TOPIC_SLUG)  # only the canary's, ever
+        Notification.objects.filter(event__in=events).delete()
+        events.delete()
+        CanaryRun.objects.filter(pk__in=[run.pk for run in old]).delete()
+    return len(old)
 
 
 def recent_canary_runs(limit: int = 20) -> list[CanaryRun]:

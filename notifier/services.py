@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from notifier.arming import ArmResult, arm, arm_and_reconcile
-from notifier.canary import CANARY_AHEAD, canary_run_schedule
+from notifier.canary import CANARY_AHEAD, canary_run_schedule, canary_runs_prune
 from notifier.canary_receive import canary_receive
 from notifier.enqueue import canary_receive_enqueue
 from notifier.locks import PLAN_LOCK_NAME, RedisLock
@@ -57,9 +57,10 @@ CANARY_RECEIVE_AFTER_DUE_SECONDS = 10
 
 
 def canary_tick() -> CanaryRun:
-    """The beat's canary pass: record what arrived since the last pass, schedule a new
-    run, and read the queue again shortly after that run is due."""
+    """The beat's canary pass: record what arrived since the last pass, drop runs past
+    keeping, schedule a new run, and read the queue again shortly after that run is due."""
     canary_receive()
+    canary_runs_prune()
     run = canary_run_schedule()
     transaction.on_commit(
         lambda: canary_receive_enqueue(countdown=CANARY_AHEAD.total_seconds() + CANARY_RECEIVE_AFTER_DUE_SECONDS)

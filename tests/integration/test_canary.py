@@ -15,13 +15,22 @@ from delivery.aws import sns_client
 from delivery.models import Notification, NotificationState
 from delivery.queues import canary_queue_name, canary_queue_url
 from delivery.sns_reconcile import sns_reconcile
-from events.models import CANARY_TOPIC_SLUG, Topic
+from events.models import CANARY_TOPIC_SLUG, Event, Topic
 from notifier.beat import CANARY_TASK_NAME, beat_schedule_sync
-from notifier.canary import CANARY_AHEAD, canary_run_schedule, canary_topic_ensure, last_canary, recent_canary_runs
+from notifier.canary import (
+    CANARY_AHEAD,
+    CANARY_KEEP,
+    canary_run_schedule,
+    canary_runs_prune,
+    canary_topic_ensure,
+    last_canary,
+    recent_canary_runs,
+)
 from notifier.canary_receive import canary_receive
 from notifier.firing import fire
 from notifier.metrics import COUNTERS_KEY, LAG_HISTOGRAM_KEY
 from notifier.models import CanaryRun
+from notifier.planning import plan_event
 from notifier.slo import slo_check, slo_report
 from tests.factories import make_event, make_topic
 from tests.ids import unique_slug
@@ -183,3 +192,20 @@ def test_users_neither_see_nor_subscribe_to_the_canary_topic(redis, engine_prefi
     assert reply.status_code == 400 and "topic" in reply.json()
     assert staff_api.get(f"/api/v1/topics/{CANARY_TOPIC_SLUG}/").status_code == 200
     assert staff_api.get(f"/api/v1/events/{run.event_id}/").json()["topic"] == CANARY_TOPIC_SLUG
+
+
+def test_runs_older_than_a_week_go_with_their_events_and_ledger_rows(redis, engine_prefix):
+    old, recent = canary_run_schedule(), canary_run_schedule()
+    week_ago = timezone.now() - CANARY_KEEP - timedelta(minutes=1)
+    CanaryRun.objects.filter(pk=old.pk).update(due_at=week_ago)
+    users_event = make_event(make_topic())
+    plan_event(event_id=old.event_id)
+    plan_event(event_id=recent.event_id)
+    plan_event(event_id=users_event.pk)
+    assert canary_runs_prune() == 1
+    assert list(CanaryRun.objects.all()) == [recent]
+    assert not Event.objects.filter(pk=old.event_id).exists()
+    assert not Notification.objects.filter(event_id=old.event_id).exists()
+    assert Notification.objects.filter(event_id=recent.event_id).exists()
+    assert Notification.objects.filter(event=users_event).exists()  # users' rows are never touched
+    assert canary_runs_prune() == 0
