@@ -16,6 +16,8 @@ from delivery.models import Notification, NotificationState
 from delivery.queues import canary_queue_name, canary_queue_url
 from delivery.sns_reconcile import sns_reconcile
 from events.models import CANARY_TOPIC_SLUG, Event, Topic
+from events.services import event_cancel
+from notifier.arming import reconcile
 from notifier.beat import CANARY_TASK_NAME, beat_schedule_sync
 from notifier.canary import (
     CANARY_AHEAD,
@@ -209,3 +211,19 @@ def test_runs_older_than_a_week_go_with_their_events_and_ledger_rows(redis, engi
     assert Notification.objects.filter(event_id=recent.event_id).exists()
     assert Notification.objects.filter(event=users_event).exists()  # users' rows are never touched
     assert canary_runs_prune() == 0
+
+
+def test_a_canary_cancelled_or_expired_counts_in_no_users_outcome(
+    redis, engine_prefix, django_capture_on_commit_callbacks
+):
+    cancelled, expired = canary_run_schedule(), canary_run_schedule()
+    users_event = make_event(make_topic())
+    for event_id in (cancelled.event_id, expired.event_id, users_event.pk):
+        plan_event(event_id=event_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        event_cancel(event=Event.objects.get(pk=cancelled.event_id))  # an operator, in the admin
+        event_cancel(event=users_event)
+    assert Notification.objects.get(event_id=cancelled.event_id).state == NotificationState.CANCELLED
+    Notification.objects.filter(event_id=expired.event_id).update(deadline=timezone.now() - timedelta(seconds=1))
+    assert len(reconcile().expired) == 1
+    assert redis.hgetall(COUNTERS_KEY) == {b"cancelled": b"1"}  # the user's cancel only
