@@ -294,6 +294,12 @@ NOTIFIER_LAG_ALERT_SECONDS = env.int("NOTIFIER_LAG_ALERT_SECONDS", default=30)
 NOTIFIER_LAG_P99_TARGET_SECONDS = env.float("NOTIFIER_LAG_P99_TARGET_SECONDS", default=3.0)
 NOTIFIER_SLO_CHECK_INTERVAL_SECONDS = env.int("NOTIFIER_SLO_CHECK_INTERVAL_SECONDS", default=60)
 NOTIFIER_ALERT_TOPIC_ARN = env.str("NOTIFIER_ALERT_TOPIC_ARN", default="")
+# The canary (issue 14): every this many seconds a synthetic notification goes through the
+# whole engine to an SQS queue of its own; 0 turns it off. slo_check alerts when none
+# arrived within two intervals (plus a minute), or one arrived later than the lag alert.
+NOTIFIER_CANARY_INTERVAL_SECONDS = env.int("NOTIFIER_CANARY_INTERVAL_SECONDS", default=300)
+if NOTIFIER_CANARY_INTERVAL_SECONDS < 0:
+    raise environ.ImproperlyConfigured("NOTIFIER_CANARY_INTERVAL_SECONDS must be 0 (off) or more")
 # --- What SNS tells the engine (docs/decisions/0011) ---------------------------
 # The https URL of POST /sns/feedback/ as SNS reaches it; empty: nothing is subscribed.
 NOTIFIER_SNS_FEEDBACK_URL = env.str("NOTIFIER_SNS_FEEDBACK_URL", default="")

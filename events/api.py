@@ -1,4 +1,5 @@
 import django_filters
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -8,7 +9,7 @@ from rest_framework.response import Response
 from config.api_fields import AwareDateTimeField, SlugLookupField, UtcDateTimeFilter
 from config.permissions import StaffWritesOthersRead
 from events import services
-from events.models import MAX_LEAD_MINUTES, Event, Topic
+from events.models import CANARY_TOPIC_SLUG, MAX_LEAD_MINUTES, Event, Topic
 
 
 class TopicSerializer(serializers.ModelSerializer):
@@ -75,6 +76,11 @@ class TopicViewSet(
     lookup_field = "slug"
     lookup_value_regex = r"[-a-zA-Z0-9_]+"  # what SlugField stores: anything else is a 404, not a query
 
+    def get_queryset(self) -> QuerySet[Topic]:
+        # The engine's canary topic (issue 14) is for operators only: not listed, not found.
+        queryset = super().get_queryset()
+        return queryset if self.request.user.is_staff else queryset.exclude(slug=CANARY_TOPIC_SLUG)
+
     def perform_create(self, serializer: TopicSerializer) -> None:
         serializer.instance = services.topic_create(**serializer.validated_data)
         serializer.instance.refresh_from_db()  # the SNS ARN is written on commit
@@ -96,6 +102,10 @@ class EventViewSet(
     serializer_class = EventSerializer
     permission_classes = [StaffWritesOthersRead]
     filterset_class = EventFilter
+
+    def get_queryset(self) -> QuerySet[Event]:
+        queryset = super().get_queryset()
+        return queryset if self.request.user.is_staff else queryset.exclude(topic__slug=CANARY_TOPIC_SLUG)
 
     def perform_create(self, serializer: EventSerializer) -> None:
         serializer.instance = services.event_create(**serializer.validated_data)

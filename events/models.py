@@ -17,6 +17,8 @@ LEAD_VALIDATORS = [MinValueValidator(1), MaxValueValidator(MAX_LEAD_MINUTES)]
 # (256 KiB - 64 KiB) // 26 = 7561, rounded down.
 MAX_DESCRIPTION_CHARS = 7500
 
+CANARY_TOPIC_SLUG = "notifier-canary"  # the engine's own end-to-end probe (issue 14); never a user's topic
+
 
 def default_lead_minutes() -> int:
     return settings.NOTIFIER_LEAD_MINUTES

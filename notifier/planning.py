@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from delivery.models import ACTIVE_STATES, NotificationState
+from delivery.selectors import canary_notification_ids
 from events.models import MAX_LEAD_MINUTES, Event
 from notifier import reasons
 from notifier.metrics import count_outcome
@@ -58,7 +59,7 @@ SET state = CASE WHEN stale.cancelled THEN {literals(S.CANCELLED)} ELSE {literal
     last_error = CASE WHEN stale.cancelled THEN %(cancelled_reason)s ELSE %(moved_reason)s END,
     updated_at = %(now)s
 FROM stale WHERE n.id = stale.id
-RETURNING n.state
+RETURNING n.state, n.id
 """
 
 _INSERT_SQL = f"""
@@ -111,8 +112,11 @@ def _plan(event_filter: str, params: dict[str, object], *, single_event: bool, r
                 _RETIRE_SQL.format(event_filter=event_filter, skip_locked=skip_locked),
                 {**params, "cancelled_reason": reasons.EVENT_CANCELLED, "moved_reason": reasons.EVENT_MOVED},
             )
-            retired_states = Counter(state for (state,) in cursor.fetchall())
-            retired = sum(retired_states.values())
+            retired_rows = cursor.fetchall()
+            canary = canary_notification_ids([pk for _, pk in retired_rows]) if retired_rows else set()
+            retired = len(retired_rows)
+            # Users' figures: an operator's cancel of a canary event is not counted.
+            retired_states = Counter(state for state, pk in retired_rows if pk not in canary)
             for state, amount in retired_states.items():
                 transaction.on_commit(lambda state=state, amount=amount: count_outcome(state, amount))
         insert = _REPLAN_SQL if single_event else _PLAN_SQL
