@@ -72,12 +72,10 @@ TURN_SLACK_SECONDS = 30
 
 
 def _fields(document: dict[str, Any]) -> dict[str, object]:
-    """A delivered message's log fields: its id and key matched a ledger row; its event id
-    and topic are as the engine's own publish wrote them."""
+    """A delivered message's log fields: its notification id and key, which matched a
+    ledger row. Nothing else in the document is trusted, so nothing else is logged as fact."""
     notification_id, key = notification_ref(document)
-    return log_fields(
-        notification_id=notification_id, key=key, event_id=document.get("event_id"), topic=document.get("topic")
-    )
+    return log_fields(notification_id=notification_id, key=key)
 
 
 class InboxConsumer:
