@@ -150,3 +150,23 @@ def test_one_notification_is_followed_from_plan_to_inbox_with_one_filter(json_wo
         assert endpoint not in text
         assert endpoint.replace("/", "\\/") not in text
     assert any(entry["message"].startswith("worker: Warm shutdown") for entry in worker)
+
+
+def test_a_management_command_logs_json_on_stderr_and_answers_on_stdout():
+    """A command's answer is its output (stdout); its log is JSON (stderr). The nightly
+    window's line per notification is DEBUG (docs/decisions/0014): shown when asked for."""
+    event = Event.objects.create(
+        topic=make_topic(lead=10), title="Nightly", starts_at=timezone.now() + timedelta(minutes=40)
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "plan_notifications", "--hours", "1"],
+        cwd=ROOT, env=engine_env(NOTIFIER_LOG_FORMAT="json", LOG_LEVEL="DEBUG"),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("planned ")
+    entries = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    row = Notification.objects.get(event=event)
+    [planned] = [entry for entry in entries if entry.get("notification_id") == row.pk]
+    assert planned["level"] == "DEBUG" and planned["key"] == row.key and planned["event_id"] == event.pk
+    assert any(entry["message"].startswith("plan window hours=1") for entry in entries)
