@@ -58,7 +58,12 @@ def log_fields(
 
 
 def _masked(value: Any) -> Any:
-    return scrub_contact_data(value) if isinstance(value, str) else value
+    """A field's value as written: numbers and booleans as they are, anything else as its
+    text, masked. Text first, then masking: an object's str() (Django passes the request
+    of a failed one as ``extra``) may quote an address."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return scrub_contact_data(value if isinstance(value, str) else str(value))
 
 
 def _timestamp(created: float) -> str:
@@ -90,8 +95,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = scrub_contact_data(record.exc_text)
         if record.stack_info:
             entry["stack"] = scrub_contact_data(self.formatStack(record.stack_info))
-        # default=str: a datetime or Decimal given in extra= is written, not an error.
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return json.dumps(entry, ensure_ascii=False)
 
 
 # What every LogRecord has (and what formatters and Celery add), never an ``extra=`` field.

@@ -93,13 +93,31 @@ def test_the_formatter_masks_even_on_a_handler_without_the_filter():
     assert entry["message"] == "to a***@example.com"
 
 
-def test_values_json_cannot_hold_are_written_as_text(logged):
+def test_other_values_are_written_as_their_text_masked(logged, rf):
     from datetime import UTC, datetime
 
     logger, lines, _ = logged
-    logger.info("armed", extra={"eta": datetime(2026, 12, 3, 19, 50, tzinfo=UTC), "ids": {1, 2}})
+    request = rf.get("/admin/subscriptions/subscription/", {"q": ENDPOINTS[0]})  # as django.request passes it
+    extra = {"eta": datetime(2026, 12, 3, 19, 50, tzinfo=UTC), "ids": {1, 2}, "request": request, "status_code": 404}
+    logger.warning("Not Found: %s", request.path, extra=extra)
     [entry] = lines()
-    assert entry["eta"] == "2026-12-03 19:50:00+00:00" and entry["ids"] == "{1, 2}"
+    assert entry["eta"] == "2026-12-03 19:50:00+00:00" and entry["ids"] == "{1, 2}" and entry["status_code"] == 404
+    # Django's str(request) quotes the query string percent-encoded: still masked.
+    assert entry["request"] == "<WSGIRequest: GET '/admin/subscriptions/subscription/?q=a***@example.com'>"
+
+
+def test_an_address_or_number_percent_encoded_in_a_request_line_is_masked(capsys, monkeypatch):
+    from gunicorn.config import Config
+
+    from config.gunicorn_logging import ContactDataLogger
+
+    monkeypatch.setenv("NOTIFIER_LOG_FORMAT", "json")
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    logger = ContactDataLogger(cfg)
+    logger.access_log.info('"GET /admin/?q=alice%40example.com&p=%2B447700900123 HTTP/1.1" 200')
+    line = json.loads(capsys.readouterr().out)["message"]
+    assert line == '"GET /admin/?q=a***@example.com&p=+44*******123 HTTP/1.1" 200'
 
 
 def test_a_worker_process_names_itself_on_every_line_as_its_delivery_attempts_do(logged, monkeypatch):
