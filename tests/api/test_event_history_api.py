@@ -36,8 +36,9 @@ def test_api_create_move_lead_change_edit_and_cancel_are_each_recorded_with_befo
     event_id = created.json()["id"]
     assert staff_api.patch(f"/api/v1/events/{event_id}/", {"starts_at": iso(moved)}, format="json").status_code == 200
     assert staff_api.patch(f"/api/v1/events/{event_id}/", {"lead_minutes": 15}, format="json").status_code == 200
-    assert staff_api.patch(f"/api/v1/events/{event_id}/", {"title": "The Final"}, format="json").status_code == 200
-    assert staff_api.patch(f"/api/v1/events/{event_id}/", {"title": "The Final"}, format="json").status_code == 200
+    edit = {"title": "The Final", "description": "At Wembley"}
+    assert staff_api.patch(f"/api/v1/events/{event_id}/", edit, format="json").status_code == 200
+    assert staff_api.patch(f"/api/v1/events/{event_id}/", edit, format="json").status_code == 200
     assert staff_api.post(f"/api/v1/events/{event_id}/cancel/").status_code == 200
     assert staff_api.post(f"/api/v1/events/{event_id}/cancel/").status_code == 200  # idempotent: no second row
 
@@ -54,7 +55,8 @@ def test_api_create_move_lead_change_edit_and_cancel_are_each_recorded_with_befo
     }
     assert rows[1]["changes"] == {"starts_at": [iso(first), iso(moved)]}
     assert rows[2]["changes"] == {"lead_minutes": [None, 15]}
-    assert rows[3]["changes"] == {"title": ["Final", "The Final"]}  # the unchanged second PATCH wrote nothing
+    # The unchanged second PATCH wrote nothing.
+    assert rows[3]["changes"] == {"title": ["Final", "The Final"], "description": ["", "At Wembley"]}
     assert rows[4]["changes"] == {"status": ["scheduled", "cancelled"]}
     assert set(rows[0]) == {"id", "action", "actor", "changes", "at"}
     stored = EventChange.objects.filter(event_id=event_id)
