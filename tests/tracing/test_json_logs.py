@@ -170,3 +170,46 @@ def test_a_management_command_logs_json_on_stderr_and_answers_on_stdout():
     [planned] = [entry for entry in entries if entry.get("notification_id") == row.pk]
     assert planned["level"] == "DEBUG" and planned["key"] == row.key and planned["event_id"] == event.pk
     assert any(entry["message"].startswith("plan window hours=1") for entry in entries)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_web_process_logs_json_lines_with_the_query_string_masked(tmp_path):
+    """gunicorn (its own error and access logs) and Django's (a 404 is logged with its
+    request) in the one web process: every line JSON, the address in the query masked."""
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    log = tmp_path / "web.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--config", "python:config.gunicorn",
+         "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=ROOT, env=engine_env(NOTIFIER_LOG_FORMAT="json"), stdout=log.open("ab"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        up = wait_until(lambda: "Booting worker" in log.read_text(), timeout=30)
+        assert up, log.read_text()
+        missing = f"http://127.0.0.1:{port}/api/v1/no-such-thing/?q=alice%40example.com&p=%2B447700900123"
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(missing, timeout=5)
+            except urllib.error.HTTPError as answer:
+                assert answer.code == 404
+                break
+            except urllib.error.URLError:
+                time.sleep(0.2)  # the worker is still loading Django
+    finally:
+        stop(process)
+    entries = json_lines(log)
+    loggers = {entry["logger"] for entry in entries}
+    assert {"gunicorn.error", "gunicorn.access", "django.request"} <= loggers, entries
+    [access] = [entry for entry in entries if entry["logger"] == "gunicorn.access"]
+    assert "?q=a***@example.com&p=+44*******123 " in access["message"]
+    assert "alice" not in log.read_text() and "447700900123" not in log.read_text()
