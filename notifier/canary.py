@@ -81,6 +81,7 @@ def canary_run_schedule(*, now: datetime | None = None) -> CanaryRun:
             title=f"Canary {due_at:%Y-%m-%d %H:%M:%S} UTC",
             starts_at=due_at + timedelta(minutes=CANARY_LEAD_MINUTES),
             lead_minutes=CANARY_LEAD_MINUTES,
+            actor="canary",
         )
         run = CanaryRun.objects.create(event=event, due_at=due_at)
     logger.info("canary scheduled run=%s event=%s due_at=%s", run.pk, event.pk, due_at.isoformat())
