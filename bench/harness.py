@@ -18,8 +18,9 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH_DB = "notifier_bench"
-BENCH_REDIS_DB = 8  # never 0 (yours) or 9 (the tests')
+# Overridable, so two checkouts can bench side by side on one machine.
+BENCH_DB = os.environ.get("BENCH_DB", "notifier_bench")
+BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "8"))  # never 0 (yours) or 9 (the tests')
 
 
 def configure_environment() -> None:

@@ -24,16 +24,16 @@ from bench import harness
 
 SIZES = {
     "tiny": {"plan": 1_000, "arm": 500, "burst": 100, "steady_rate": 5, "steady_s": 4, "raw": 200, "idle_s": 10,
-             "repeat": 1},
+             "console": 2_000, "repeat": 1},
     "quick": {"plan": 20_000, "arm": 5_000, "burst": 5_000, "steady_rate": 10, "steady_s": 60, "raw": 5_000,
-              "idle_s": 120, "repeat": 3},
+              "idle_s": 120, "console": 100_000, "repeat": 3},
     "full": {"plan": 100_000, "arm": 20_000, "burst": 5_000, "steady_rate": 10, "steady_s": 180, "raw": 10_000,
-             "idle_s": 600, "repeat": 5},
+             "idle_s": 600, "console": 1_000_000, "repeat": 5},
 }  # fmt: skip
 ROOT = harness.ROOT
 WORKERS = (1, 4)  # worker processes, pool children each
 LATENCIES_MS = (0, 20)
-SCENARIOS = ("plan", "arm", "memory", "idle", "raw", "burst", "steady")
+SCENARIOS = ("plan", "arm", "memory", "idle", "raw", "burst", "steady", "console")
 
 
 def repeat(times: int, run: Callable[[], dict]) -> dict:
@@ -93,7 +93,7 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from bench import scenarios
+    from bench import dashboard, scenarios
     from bench.report import write_report
 
     work = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -126,7 +126,12 @@ def main() -> None:
             design: repeat(1, lambda d=design: scenarios.idle(size["idle_s"], design=d, work_dir=work))
             for design in ("engine", "polling")
         }
+    if "console" in only:
+        say(f"console: dashboard and forecast over {size['console']:,} ledger rows")
+        results["console"] = dashboard.console(size["console"])
     for latency in LATENCIES_MS:
+        if not only & {"raw", "burst", "steady"}:
+            break
         with harness.sns_stub(latency, work):
             if "raw" in only:
                 say(f"SNS stub +{latency} ms: raw ceilings")

@@ -300,6 +300,17 @@ NOTIFIER_ALERT_TOPIC_ARN = env.str("NOTIFIER_ALERT_TOPIC_ARN", default="")
 NOTIFIER_CANARY_INTERVAL_SECONDS = env.int("NOTIFIER_CANARY_INTERVAL_SECONDS", default=300)
 if NOTIFIER_CANARY_INTERVAL_SECONDS < 0:
     raise environ.ImproperlyConfigured("NOTIFIER_CANARY_INTERVAL_SECONDS must be 0 (off) or more")
+# --- The operator's console (issue 14) -----------------------------------------
+# Notifications the engine sends per minute, for the forecast's peak and expected lag.
+# 0: derive it, as the benchmark's rate per Celery pool process (notifier/forecast.py)
+# times NOTIFIER_WORKER_PROCESSES, the pool processes of every worker together (the chart's
+# default: 1 worker pod x concurrency 2; make run's worker: -c 2).
+NOTIFIER_CAPACITY_PER_MINUTE = env.int("NOTIFIER_CAPACITY_PER_MINUTE", default=0)
+NOTIFIER_WORKER_PROCESSES = env.int("NOTIFIER_WORKER_PROCESSES", default=2)
+if NOTIFIER_CAPACITY_PER_MINUTE < 0 or NOTIFIER_WORKER_PROCESSES < 1:
+    raise environ.ImproperlyConfigured(
+        "NOTIFIER_CAPACITY_PER_MINUTE must be 0 or more and NOTIFIER_WORKER_PROCESSES at least 1"
+    )
 # --- What SNS tells the engine (docs/decisions/0011) ---------------------------
 # The https URL of POST /sns/feedback/ as SNS reaches it; empty: nothing is subscribed.
 NOTIFIER_SNS_FEEDBACK_URL = env.str("NOTIFIER_SNS_FEEDBACK_URL", default="")

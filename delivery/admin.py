@@ -3,6 +3,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -15,6 +17,7 @@ from delivery.errors import classify
 from delivery.models import DeliveryAttempt, InboxMessage, MessageTemplate, Notification
 from delivery.queues import inbox_dead_letter_name
 from delivery.rendering import MAX_TEMPLATE_CHARS, template_check
+from delivery.selectors import failure_reason_sql
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -41,6 +44,22 @@ class DeliveryAttemptInline(admin.TabularInline):
         return False
 
 
+class FailureReasonFilter(admin.SimpleListFilter):
+    """The rows of one failure reason, as the dashboard groups them (linked from its table)."""
+
+    title = "reason"
+    parameter_name = "reason"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        value = self.value()
+        return [(value, value)] if value else []  # reached from the dashboard's links, not listed
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Notification]) -> QuerySet[Notification]:
+        if not self.value():
+            return queryset
+        return queryset.annotate(reason=RawSQL(failure_reason_sql(), [])).filter(reason=self.value())
+
+
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
     list_display = [
@@ -55,7 +74,7 @@ class NotificationAdmin(ReadOnlyAdmin):
         "sns_message_id",
         "last_error",
     ]
-    list_filter = ["state", ("due_at", admin.DateFieldListFilter), "event__topic"]
+    list_filter = ["state", ("due_at", admin.DateFieldListFilter), "event__topic", FailureReasonFilter]
     search_fields = ["=id", "key", "event__title", "sns_message_id", "=event__id"]
     list_select_related = ["event"]
     date_hierarchy = "due_at"

@@ -57,6 +57,20 @@ class Notification(models.Model):
             ),
             models.Index(fields=["event", "state"], name="notification_event_state"),
             models.Index(fields=["sent_at"], name="notification_sent_at"),
+            # The console (issue 14), index-only at a million rows: lag histograms of sends...
+            models.Index(
+                fields=["sent_at"],
+                include=["lag_ms", "event_id"],
+                name="notification_sent_lag",
+                condition=Q(state=NotificationState.SENT),
+            ),
+            # ...and outcomes (failures by reason among them) over a window, by when the row ended.
+            models.Index(
+                fields=["state", "updated_at"],
+                include=["event_id"],
+                name="notification_outcome_updated",
+                condition=Q(state__in=[state.value for state in TERMINAL_STATES]),
+            ),
         ]
 
     def __str__(self) -> str:

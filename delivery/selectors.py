@@ -35,3 +35,11 @@ def canary_notification_ids(ids: list[int]) -> set[int]:
     return set(
         Notification.objects.filter(pk__in=ids, event__topic__slug=CANARY_TOPIC_SLUG).values_list("pk", flat=True)
     )
+
+
+def failure_reason_sql(column: str = '"delivery_notification"."last_error"') -> str:
+    """A notification's ``last_error`` as a reason that groups: the text before any " ("
+    (where the reconcile pass appends the due time), numbers as ``#`` (ids, counts, account
+    numbers), at most 120 characters. The console groups failures by it and links to the
+    admin list filtered on it, so both use this one expression."""
+    return rf"left(regexp_replace(split_part({column}, ' (', 1), '[0-9]+', '#', 'g'), 120)"

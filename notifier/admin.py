@@ -1,5 +1,6 @@
 """On-call's actions in the admin (issue 14, point 4): "retry now" and "send anyway" on
-the ledger, "preview notification" on an event; and the canary's runs, read-only.
+the ledger, "preview notification" on an event; the canary's runs, read-only; the link
+to the console on the admin index.
 
 They act through the scheduler (``notifier.operator_actions``, ``notifier.preview``),
 which the delivery and events apps may not import, so this module extends their admins
@@ -30,6 +31,9 @@ from notifier.operator_actions import (
     send_anyway_candidates,
 )
 from notifier.preview import event_preview
+
+# The admin index with a link to the console (issue 14); the stock index otherwise.
+admin.site.index_template = "admin/console_index.html"
 
 admin.site.unregister(Notification)
 admin.site.unregister(Event)

@@ -8,7 +8,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from delivery.tasks import sms_opt_outs_task, sync_sns_task
-from notifier.tasks import arm_task, canary_task, plan_window_task, slo_check_task
+from notifier.dashboard import SLOW_REFRESH_SECONDS
+from notifier.tasks import arm_task, canary_task, console_refresh_task, plan_window_task, slo_check_task
 
 PLAN_TASK_NAME = "notifier: nightly plan"
 ARM_TASK_NAME = "notifier: arm and reconcile"
@@ -16,6 +17,7 @@ SLO_TASK_NAME = "notifier: lag SLO check"
 SNS_SYNC_TASK_NAME = "delivery: sync SNS subscriptions"
 SMS_OPT_OUT_TASK_NAME = "delivery: SMS opt-outs"
 CANARY_TASK_NAME = "notifier: canary"
+CONSOLE_TASK_NAME = "notifier: console figures"
 
 
 def parse_cron(expression: str) -> dict[str, str]:
@@ -50,6 +52,7 @@ def beat_schedule_sync() -> None:
     _every(ARM_TASK_NAME, arm_task.name, settings.NOTIFIER_ARM_INTERVAL_SECONDS)
     _every(SLO_TASK_NAME, slo_check_task.name, settings.NOTIFIER_SLO_CHECK_INTERVAL_SECONDS)
     _every(SNS_SYNC_TASK_NAME, sync_sns_task.name, settings.NOTIFIER_SNS_SYNC_INTERVAL_SECONDS)
+    _every(CONSOLE_TASK_NAME, console_refresh_task.name, SLOW_REFRESH_SECONDS)
     if settings.NOTIFIER_SMS_OPT_OUT_SWEEP_SECONDS > 0:
         _every(SMS_OPT_OUT_TASK_NAME, sms_opt_outs_task.name, settings.NOTIFIER_SMS_OPT_OUT_SWEEP_SECONDS)
     else:

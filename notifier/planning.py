@@ -35,6 +35,8 @@ S = NotificationState
 CANCELLED_EVENT = f"e.status = {literals(Event.Status.CANCELLED)}"
 
 LEAD_SQL = "COALESCE(e.lead_minutes, t.default_lead_minutes)"
+# Start minus lead, before the "due at once when planned late" clamp (the forecast reads it too).
+DUE_SQL = f"e.starts_at - make_interval(mins => {LEAD_SQL})"
 # Mirrors scheduling.notification_key(); a test keeps the two in step.
 KEY_SQL = (
     "encode(sha256(convert_to(e.id::text || '|' || "
@@ -68,7 +70,7 @@ INSERT INTO delivery_notification
     (event_id, key, lead_minutes, due_at, deadline, state, attempts,
      sns_message_id, last_error, created_at, updated_at)
 SELECT e.id, {KEY_SQL}, {LEAD_SQL},
-       GREATEST(e.starts_at - make_interval(mins => {LEAD_SQL}), %(now)s),
+       GREATEST({DUE_SQL}, %(now)s),
        e.starts_at, {literals(S.PLANNED)}, 0, '', '', %(now)s, %(now)s
 FROM events_event e JOIN events_topic t ON t.id = e.topic_id
 WHERE e.status = {literals(Event.Status.SCHEDULED)} AND e.starts_at > %(now)s AND {{event_filter}}
@@ -91,7 +93,7 @@ RETURNING id, event_id, key, due_at"""
 )
 
 # Due within the window: lead varies per event, so filter on due time, not start.
-_WINDOW_FILTER = f"e.starts_at - make_interval(mins => {LEAD_SQL}) < %(until)s"
+_WINDOW_FILTER = f"{DUE_SQL} < %(until)s"
 _EVENT_FILTER = "e.id = %(event_id)s"
 # Catch-up within the arm horizon; the start bound lets the (status, starts_at) index work.
 _HORIZON_FILTER = f"e.starts_at < %(until)s + interval '{MAX_LEAD_MINUTES} minutes' AND {_WINDOW_FILTER}"

@@ -7,7 +7,7 @@ from celery import shared_task
 from celery.signals import worker_process_init
 
 from delivery.aws import sns_client
-from notifier import services, slo
+from notifier import dashboard, services, slo
 from notifier.canary_receive import canary_receive
 from notifier.enqueue import CANARY_RECEIVE_TASK_NAME, FIRE_TASK_NAME
 from notifier.firing import fire
@@ -50,3 +50,8 @@ def canary_task() -> None:
 @shared_task(name=CANARY_RECEIVE_TASK_NAME)
 def canary_receive_task() -> None:
     canary_receive()
+
+
+@shared_task(name="notifier.console_refresh")
+def console_refresh_task() -> None:
+    dashboard.slow_figures_refresh()

@@ -137,6 +137,7 @@ def main() -> None:
     for line in demo.strip().splitlines():
         say("demo", line)
     say("demo", f"admin:   http://127.0.0.1:{WEB_PORT}/admin/   (the login above)")
+    say("demo", f"dashboard: http://127.0.0.1:{WEB_PORT}/admin/dashboard/   (same login; tomorrow's load seeded)")
     say("demo", f"API:     http://127.0.0.1:{WEB_PORT}/api/v1/   schema: /api/schema/")
     say("demo", f"Flower:  http://127.0.0.1:{FLOWER_PORT}/   metrics: /metrics")
     say("demo", f"in-app:  http://127.0.0.1:{WEB_PORT}/api/v1/inbox/   (Authorization: Token <the token above>)")
