@@ -140,7 +140,8 @@ def main() -> None:
         say("demo", line)
     say("demo", f"admin:   http://127.0.0.1:{WEB_PORT}/admin/   (the login above)")
     say("demo", f"dashboard: http://127.0.0.1:{WEB_PORT}/admin/dashboard/   (same login; tomorrow's load seeded)")
-    say("demo", f"canary:  every {env['NOTIFIER_CANARY_INTERVAL_SECONDS']} s through the whole engine; its lag on the dashboard")
+    canary_every = env["NOTIFIER_CANARY_INTERVAL_SECONDS"]
+    say("demo", f"canary:  every {canary_every} s through the whole engine; its lag on the dashboard")
     say("demo", f"API:     http://127.0.0.1:{WEB_PORT}/api/v1/   schema: /api/schema/")
     say("demo", f"Flower:  http://127.0.0.1:{FLOWER_PORT}/   metrics: /metrics")
     say("demo", f"in-app:  http://127.0.0.1:{WEB_PORT}/api/v1/inbox/   (Authorization: Token <the token above>)")
