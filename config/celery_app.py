@@ -1,11 +1,13 @@
 """The Celery application: ``celery -A config worker|beat|flower``."""
 
 import logging
+import logging.config
 import os
 from typing import Any
 
 from celery import Celery, signals
 
+from config.json_logging import JsonFormatter, json_say, name_worker_lines
 from config.masking import ContactDataFilter
 from config.worker_heartbeat import WorkerHeartbeat
 
@@ -17,11 +19,51 @@ app.autodiscover_tasks()
 app.steps["worker"].add(WorkerHeartbeat)
 
 
+def _json_logs() -> bool:
+    from django.conf import settings
+
+    return settings.NOTIFIER_LOG_FORMAT == "json"
+
+
 @signals.after_setup_logger.connect
 @signals.after_setup_task_logger.connect
 def mask_contact_data(logger: logging.Logger, **_: Any) -> None:
     """Celery replaces the root logger's handlers (and gives task loggers their own), so
-    the filter settings.LOGGING put on the console handler is gone: put it on these."""
+    the filter and formatter settings.LOGGING put on the console handler are gone: put
+    them on these."""
+    json_logs = _json_logs()
     for handler in logger.handlers:
         if not any(isinstance(f, ContactDataFilter) for f in handler.filters):
             handler.addFilter(ContactDataFilter())
+        if json_logs:
+            handler.setFormatter(JsonFormatter())
+
+
+@signals.worker_init.connect
+@signals.worker_process_init.connect
+def name_the_worker_in_log_lines(**_: Any) -> None:
+    name_worker_lines()
+
+
+@signals.celeryd_init.connect
+def json_from_the_start(**_: Any) -> None:
+    """With JSON logs, the settings' logging from the worker's first line: Celery warns
+    (running as root, say) before Django or Celery set logging up, and a warning printed
+    then would be a plain-text line."""
+    if _json_logs():
+        from django.conf import settings
+
+        logging.config.dictConfig(settings.LOGGING)
+        logging.captureWarnings(True)
+
+
+@signals.celeryd_after_setup.connect
+def json_only_on_stdout(instance: Any, **_: Any) -> None:
+    """With JSON logs, the worker's start-up banner (plain text, printed past logging) is
+    left out, and its shutdown notices are written as JSON: every line parses. The
+    banner's facts are in the log anyway ("celery@host ready", the queues at DEBUG)."""
+    if _json_logs():
+        import celery.apps.worker
+
+        instance.quiet = True
+        celery.apps.worker.safe_say = json_say  # looked up when a signal arrives

@@ -94,8 +94,15 @@ def _replace(match: re.Match[str]) -> str:
     return _mask_phone(match.group())
 
 
+# "@" and "+" percent-encoded, as a query string carries them (a request line, the request
+# object Django logs with a 404): decoded first, so the address or number is seen and masked.
+_ENCODED_AT_OR_PLUS = re.compile("%(?:40|2[Bb])")
+
+
 def scrub_contact_data(text: str) -> str:
     """``text`` with every email address, E.164 number and URL with a path masked."""
+    if "%" in text:
+        text = _ENCODED_AT_OR_PLUS.sub(lambda m: "@" if m.group() == "%40" else "+", text)
     # The cheap test first: most lines hold none of these characters.
     if "@" not in text and "+" not in text and "://" not in text:
         return text

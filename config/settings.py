@@ -294,6 +294,12 @@ NOTIFIER_LAG_ALERT_SECONDS = env.int("NOTIFIER_LAG_ALERT_SECONDS", default=30)
 NOTIFIER_LAG_P99_TARGET_SECONDS = env.float("NOTIFIER_LAG_P99_TARGET_SECONDS", default=3.0)
 NOTIFIER_SLO_CHECK_INTERVAL_SECONDS = env.int("NOTIFIER_SLO_CHECK_INTERVAL_SECONDS", default=60)
 NOTIFIER_ALERT_TOPIC_ARN = env.str("NOTIFIER_ALERT_TOPIC_ARN", default="")
+# The canary (issue 14): every this many seconds a synthetic notification goes through the
+# whole engine to an SQS queue of its own; 0 turns it off. slo_check alerts when none
+# arrived within two intervals (plus a minute), or one arrived later than the lag alert.
+NOTIFIER_CANARY_INTERVAL_SECONDS = env.int("NOTIFIER_CANARY_INTERVAL_SECONDS", default=300)
+if NOTIFIER_CANARY_INTERVAL_SECONDS < 0:
+    raise environ.ImproperlyConfigured("NOTIFIER_CANARY_INTERVAL_SECONDS must be 0 (off) or more")
 # --- The operator's console (issue 14) -----------------------------------------
 # Notifications the engine sends per minute, for the forecast's peak and expected lag.
 # 0: derive it, as the benchmark's rate per Celery pool process (notifier/forecast.py)
@@ -415,20 +421,34 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # django-celery-beat's DatabaseScheduler, plus a liveness heartbeat on every tick.
 CELERY_BEAT_SCHEDULER = "notifier.beat_scheduler:HeartbeatScheduler"
 
+# "json": one JSON object per line, with the notification's fields (config/json_logging.py),
+# for a log pipeline to filter on; "text" for people at a terminal.
+NOTIFIER_LOG_FORMAT = env.str("NOTIFIER_LOG_FORMAT", default="text").lower()
+if NOTIFIER_LOG_FORMAT not in ("text", "json"):
+    raise environ.ImproperlyConfigured("NOTIFIER_LOG_FORMAT must be text or json")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.json_logging.JsonFormatter"},
     },
     # Every handler masks contact data (issue 13): call sites mask what they name, the
     # filter catches the rest (SNS quoting an address in an error, a URL in a traceback).
     "filters": {"contact_data": {"()": "config.masking.ContactDataFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["contact_data"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if NOTIFIER_LOG_FORMAT == "json" else "plain",
+            "filters": ["contact_data"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's default config gives "django" a console handler of its own (plain text,
+        # unmasked, DEBUG only) besides propagating to root: a second copy of each line.
+        "django": {"handlers": [], "level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},

@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 
+from config.json_logging import log_fields
 from delivery.aws import sqs_client
 from delivery.channels import inbox_adapter
 from delivery.messages import message_facts, notification_ref
@@ -70,6 +71,13 @@ def inbox_deliver(*, document: dict[str, Any]) -> int:
 TURN_SLACK_SECONDS = 30
 
 
+def _fields(document: dict[str, Any]) -> dict[str, object]:
+    """A delivered message's log fields: its notification id and key, which matched a
+    ledger row. Nothing else in the document is trusted, so nothing else is logged as fact."""
+    notification_id, key = notification_ref(document)
+    return log_fields(notification_id=notification_id, key=key)
+
+
 class InboxConsumer:
     """Long-polls one inbox queue until stopped."""
 
@@ -108,15 +116,16 @@ class InboxConsumer:
     def _deliver(self, message: dict[str, Any]) -> bool:
         """Write one message's rows; False leaves it in the queue (redelivered, then DLQ)."""
         try:
+            document = json.loads(message["Body"])
             with transaction.atomic():
-                users = inbox_deliver(document=json.loads(message["Body"]))
+                users = inbox_deliver(document=document)
         except (UnknownNotification, ValueError, KeyError, TypeError) as exc:
             logger.warning("inbox message %s left for redrive: %s", message["MessageId"], exc)
             return False
         except DatabaseError as exc:
             logger.warning("inbox message %s not written, database error: %s", message["MessageId"], exc)
             return False
-        logger.info("inbox message %s written for %d user(s)", message["MessageId"], users)
+        logger.info("inbox message %s written for %d user(s)", message["MessageId"], users, extra=_fields(document))
         return True
 
     def run(self) -> None:

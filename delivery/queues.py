@@ -115,3 +115,23 @@ def inbox_attach(*, topic_arn: str, fifo: bool) -> str:
     """Subscribe the inbox queue to a topic (idempotent: SNS returns the existing one)."""
     _, arn = inbox_queue_ensure(fifo=fifo)
     return _subscribe_raw(topic_arn, arn)
+
+
+def canary_queue_name() -> str:
+    """The engine's own queue on the canary topic, named with its resource prefix."""
+    return f"{settings.NOTIFIER_SNS_TOPIC_PREFIX}canary"
+
+
+def canary_queue_attach(*, topic_arn: str) -> str:
+    """The canary queue, subscribed raw to the canary's SNS topic only; returns its URL.
+    Idempotent (SNS returns the existing subscription), so sync_sns and every canary run
+    may call it."""
+    return queue_subscribe(queue_name=canary_queue_name(), topic_arn=topic_arn)
+
+
+def canary_queue_url() -> str | None:
+    """The canary queue's URL; None until the first canary run has made it."""
+    try:
+        return sqs_client().get_queue_url(QueueName=canary_queue_name())["QueueUrl"]
+    except sqs_client().exceptions.QueueDoesNotExist:
+        return None

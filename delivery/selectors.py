@@ -1,8 +1,9 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from delivery.models import InboxMessage, MessageTemplate
+from delivery.models import InboxMessage, MessageTemplate, Notification
 from delivery.rendering import Renderer
+from events.models import CANARY_TOPIC_SLUG
 
 
 def inbox_visible(*, user: AbstractBaseUser) -> QuerySet[InboxMessage]:
@@ -13,6 +14,27 @@ def inbox_visible(*, user: AbstractBaseUser) -> QuerySet[InboxMessage]:
 def renderer_for_topic(topic_id: int) -> Renderer:
     """A renderer with the topic's own templates (``MessageTemplate``) over the default files."""
     return Renderer(dict(MessageTemplate.objects.filter(topic_id=topic_id).values_list("part", "source")))
+
+
+# The canary's notifications (issue 14) are the engine's own and never count in users'
+# figures. A condition on delivery_notification's ``event_id`` for raw SQL; the subquery
+# is small (one event per canary run) and Postgres runs it once, hashed.
+USERS_ONLY_SQL = (
+    "event_id NOT IN (SELECT ce.id FROM events_event ce JOIN events_topic ct ON ct.id = ce.topic_id "
+    f"WHERE ct.slug = '{CANARY_TOPIC_SLUG}')"
+)
+
+
+def users_notifications() -> QuerySet[Notification]:
+    """The ledger without the canary's rows."""
+    return Notification.objects.exclude(event__topic__slug=CANARY_TOPIC_SLUG)
+
+
+def canary_notification_ids(ids: list[int]) -> set[int]:
+    """Which of these ledger rows are the canary's."""
+    return set(
+        Notification.objects.filter(pk__in=ids, event__topic__slug=CANARY_TOPIC_SLUG).values_list("pk", flat=True)
+    )
 
 
 def failure_reason_sql(column: str = '"delivery_notification"."last_error"') -> str:

@@ -1,7 +1,8 @@
 """``sync_sns``: find where SNS and the ``Subscription`` rows disagree, both ways, and
 repair it. Idempotent: a second run finds nothing to do.
 
-Per topic: the SNS topic and its inbox-queue subscription exist, and its server-side
+Per topic: the SNS topic and its inbox-queue subscription exist (and the canary queue's
+on the canary topic), and its server-side
 encryption matches ``NOTIFIER_KMS_KEY_ID`` (so do the inbox queues'); every active target
 (topic, channel, endpoint) has its SNS subscription with the right filter policy and
 its rows record the ARN and confirmation status; every SNS subscription of a managed
@@ -24,7 +25,15 @@ from delivery.aws_encryption import (
 )
 from delivery.channels import adapter_for, managed_protocols, protocol_less_channels
 from delivery.errors import DeliveryError, classify
-from delivery.queues import inbox_attach, inbox_queue_name, inbox_queue_names, queue_attributes, queue_encrypt
+from delivery.queues import (
+    canary_queue_attach,
+    canary_queue_name,
+    inbox_attach,
+    inbox_queue_name,
+    inbox_queue_names,
+    queue_attributes,
+    queue_encrypt,
+)
 from delivery.sns_feedback import feedback_changes
 from delivery.sns_subscriptions import (
     PENDING,
@@ -36,7 +45,7 @@ from delivery.sns_subscriptions import (
     target_subscribe,
 )
 from delivery.topics import sns_topic_encrypt, topic_ensure_sns
-from events.models import Topic
+from events.models import CANARY_TOPIC_SLUG, Topic
 from subscriptions.models import Subscription
 from subscriptions.selectors import subscription_proven
 
@@ -140,6 +149,13 @@ def _topic_changes(topic: Topic) -> list[Change]:
         arn = topic.sns_topic_arn
         changes.append(Change("+", f"inbox queue {inbox} on {topic.slug}",
                               lambda: inbox_attach(topic_arn=arn, fifo=topic.fifo)))  # fmt: skip
+    canary = canary_queue_name()
+    if topic.slug == CANARY_TOPIC_SLUG and not any(
+        s["Protocol"] == "sqs" and s["Endpoint"].endswith(f":{canary}") for s in listed
+    ):
+        arn = topic.sns_topic_arn
+        changes.append(Change("+", f"canary queue {canary} on {topic.slug}",
+                              lambda: canary_queue_attach(topic_arn=arn)))  # fmt: skip
     protocols = managed_protocols()
     managed = {
         s["Endpoint"]: s["SubscriptionArn"] if s["SubscriptionArn"].startswith("arn:") else PENDING

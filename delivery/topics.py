@@ -1,5 +1,6 @@
 """Each Topic has one SNS topic, created idempotently (CreateTopic returns the existing one),
-signing with SHA256 (SignatureVersion 2) for webhooks, and the inbox queue subscribed."""
+signing with SHA256 (SignatureVersion 2) for webhooks, and the inbox queue subscribed
+(the canary's topic also has the engine's canary queue)."""
 
 import logging
 
@@ -8,8 +9,8 @@ from django.conf import settings
 from delivery.aws import sns_client
 from delivery.aws_encryption import topic_encryption_changes
 from delivery.errors import DeliveryError, classify
-from delivery.queues import inbox_attach
-from events.models import Topic
+from delivery.queues import canary_queue_attach, inbox_attach
+from events.models import CANARY_TOPIC_SLUG, Topic
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ def topic_ensure_sns(*, topic: Topic, verify: bool = False) -> str:
         sns_client().set_topic_attributes(TopicArn=arn, AttributeName="SignatureVersion", AttributeValue="2")
         sns_topic_encrypt(arn)
         inbox_attach(topic_arn=arn, fifo=topic.fifo)
+        if topic.slug == CANARY_TOPIC_SLUG:
+            canary_queue_attach(topic_arn=arn)
     except Exception as exc:
         raise classify(exc) from exc
     if arn != topic.sns_topic_arn:

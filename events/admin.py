@@ -6,12 +6,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from config.admin_forms import add_service_errors
 from events import services
-from events.models import Event, Topic
+from events.models import Event, EventChange, Topic
 
+# The latest changes shown on an event's page; all of them are in the history API.
+HISTORY_SHOWN = 100
 _TOPIC_CREATE_FIELDS = ("slug", "name", "description", "default_lead_minutes", "fifo")
 
 
@@ -59,6 +61,11 @@ class EventAdminForm(forms.ModelForm):
         return data
 
 
+def _before_after(change: EventChange) -> str:
+    pairs = ((field, before, after) for field, (before, after) in change.changes.items())
+    return format_html_join("", "<div><b>{}</b>: {} → {}</div>", pairs)
+
+
 class EventChangeList(ChangeList):
     def get_filters(self, request: HttpRequest) -> tuple:
         # The date hierarchy's drill-down into year 9999 asks for the year after it, which
@@ -73,6 +80,9 @@ class EventChangeList(ChangeList):
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     form = EventAdminForm
+    # A read-only field, not an inline: an inline's formset would make every save of the
+    # form carry its management data, for rows nobody may edit.
+    readonly_fields = ["history"]
     list_display = ["id", "title", "topic", "starts_at", "lead_minutes", "status", "notifications_link"]
     list_filter = ["status", "topic", ("starts_at", admin.DateFieldListFilter)]
     search_fields = ["title", "topic__slug", "=id"]
@@ -83,6 +93,10 @@ class EventAdmin(admin.ModelAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:
         return EventChangeList
 
+    def get_fields(self, request: HttpRequest, obj: Event | None = None) -> list[str]:
+        fields = list(EventAdminForm.Meta.fields)
+        return [*fields, "history"] if obj else fields  # a new event has no history yet
+
     def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
         return False  # cancel instead: the ledger keeps every notification
 
@@ -90,10 +104,32 @@ class EventAdmin(admin.ModelAdmin):
         # Through the services: a locked re-read, only changed columns written, and the
         # change announced, so the event is re-planned.
         if change:
-            services.event_update(event=obj, **{f: form.cleaned_data[f] for f in form.changed_data})
+            services.event_update(event=obj, actor=request.user, **{f: form.cleaned_data[f] for f in form.changed_data})
             return
-        created = services.event_create(**{f: form.cleaned_data[f] for f in EventAdminForm.Meta.fields})
+        created = services.event_create(
+            actor=request.user, **{f: form.cleaned_data[f] for f in EventAdminForm.Meta.fields}
+        )
         obj.pk = created.pk
+
+    @admin.display(description="history")
+    def history(self, obj: Event) -> str:
+        """Who created, moved, re-led, edited or cancelled the event, newest first."""
+        changes = list(obj.changes.order_by("-at", "-id")[:HISTORY_SHOWN])
+        if not changes:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (f"{c.at:%Y-%m-%d %H:%M:%S} UTC", c.actor_label, c.get_action_display(), _before_after(c))
+                for c in changes
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>when</th><th>who</th><th>what</th><th>before → after</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
 
     @admin.display(description="notifications")
     def notifications_link(self, obj: Event) -> str:
@@ -103,5 +139,5 @@ class EventAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel selected events (their notifications are not sent)")
     def cancel_events(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
         for event in queryset:
-            services.event_cancel(event=event)
+            services.event_cancel(event=event, actor=request.user)
         self.message_user(request, f"Cancelled {queryset.count()} event(s).", messages.SUCCESS)

@@ -1,6 +1,7 @@
 import django_filters
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -8,7 +9,7 @@ from rest_framework.response import Response
 from config.api_fields import AwareDateTimeField, SlugLookupField, UtcDateTimeFilter
 from config.permissions import StaffWritesOthersRead
 from events import services
-from events.models import MAX_LEAD_MINUTES, Event, Topic
+from events.models import CANARY_TOPIC_SLUG, MAX_LEAD_MINUTES, Event, EventChange, Topic
 
 
 class TopicSerializer(serializers.ModelSerializer):
@@ -51,6 +52,21 @@ class EventSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "created_at", "updated_at"]
 
 
+class EventChangeSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_label", read_only=True, help_text='Username, or "system" or the '
+                                  "command that made the change.")  # fmt: skip
+    changes = serializers.DictField(
+        child=serializers.ListField(min_length=2, max_length=2),
+        read_only=True,
+        help_text="Each changed field: [before, after] (times in UTC ISO 8601, the topic by slug).",
+    )
+
+    class Meta:
+        model = EventChange
+        fields = ["id", "action", "actor", "changes", "at"]
+        read_only_fields = fields
+
+
 class EventFilter(django_filters.FilterSet):
     topic = django_filters.CharFilter(field_name="topic__slug")
     starts_after = UtcDateTimeFilter(field_name="starts_at", lookup_expr="gte")
@@ -75,6 +91,11 @@ class TopicViewSet(
     lookup_field = "slug"
     lookup_value_regex = r"[-a-zA-Z0-9_]+"  # what SlugField stores: anything else is a 404, not a query
 
+    def get_queryset(self) -> QuerySet[Topic]:
+        # The engine's canary topic (issue 14) is for operators only: not listed, not found.
+        queryset = super().get_queryset()
+        return queryset if self.request.user.is_staff else queryset.exclude(slug=CANARY_TOPIC_SLUG)
+
     def perform_create(self, serializer: TopicSerializer) -> None:
         serializer.instance = services.topic_create(**serializer.validated_data)
         serializer.instance.refresh_from_db()  # the SNS ARN is written on commit
@@ -97,14 +118,29 @@ class EventViewSet(
     permission_classes = [StaffWritesOthersRead]
     filterset_class = EventFilter
 
+    def get_queryset(self) -> QuerySet[Event]:
+        queryset = super().get_queryset()
+        return queryset if self.request.user.is_staff else queryset.exclude(topic__slug=CANARY_TOPIC_SLUG)
+
     def perform_create(self, serializer: EventSerializer) -> None:
-        serializer.instance = services.event_create(**serializer.validated_data)
+        serializer.instance = services.event_create(actor=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer: EventSerializer) -> None:
-        serializer.instance = services.event_update(event=serializer.instance, **serializer.validated_data)
+        serializer.instance = services.event_update(
+            event=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
 
     @extend_schema(request=None, responses=EventSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        event = services.event_cancel(event=self.get_object())
+        event = services.event_cancel(event=self.get_object(), actor=request.user)
         return Response(EventSerializer(event).data)
+
+    @extend_schema(request=None, responses=EventChangeSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], permission_classes=[permissions.IsAdminUser], filterset_class=None)
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        """Staff only: every create, move, lead change, edit and cancel of the event, oldest
+        first, with who made it and each field's value before and after."""
+        changes = self.get_object().changes.all()
+        page = self.paginate_queryset(changes)
+        return self.get_paginated_response(EventChangeSerializer(page, many=True).data)

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 # A lead longer than a week is almost certainly a unit mistake (minutes vs hours).
 MAX_LEAD_MINUTES = 7 * 24 * 60
@@ -71,3 +72,33 @@ class Event(models.Model):
     @property
     def effective_lead_minutes(self) -> int:
         return self.lead_minutes if self.lead_minutes is not None else self.topic.default_lead_minutes
+
+
+class EventChange(models.Model):
+    """One create, move, lead change, edit or cancel of an event: who, when, and each
+    changed field's value before and after. Written by the services in the transaction
+    of the change itself, so a refused change leaves no row and a made one always has its."""
+
+    class Action(models.TextChoices):
+        CREATED = "created"
+        MOVED = "moved"  # starts_at changed (with or without other fields)
+        LEAD_CHANGED = "lead_changed"
+        EDITED = "edited"  # title or description only
+        CANCELLED = "cancelled"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="changes")
+    # Kept when the user is deleted: the label still says who it was.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, help_text='The username, or "system" or the command.')
+    action = models.CharField(max_length=16, choices=Action.choices)
+    changes = models.JSONField(default=dict, help_text="{field: [before, after]}")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["event", "at"], name="eventchange_event_at")]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_label} at {self.at:%Y-%m-%d %H:%M:%S %Z}"

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.announce import announce_on_commit
+from events.history import CREATED_FIELDS, Actor, change_record
 from events.models import Event, Topic
 from events.signals import event_changed, topic_saved
 
@@ -84,16 +85,22 @@ def event_create(
     starts_at: datetime,
     description: str = "",
     lead_minutes: int | None = None,
+    actor: Actor = None,
 ) -> Event:
+    """``actor``: the user making the change, or the name of the command (default "system")."""
     event_start_check(starts_at)
     event = Event(topic=topic, title=title, description=description, starts_at=starts_at, lead_minutes=lead_minutes)
     event.full_clean()
-    event.save()
-    announce_on_commit(event_changed, Event, event_id=event.pk)
+    with transaction.atomic():
+        event.save()
+        change_record(
+            event=event, before={}, after={f: getattr(event, f) for f in CREATED_FIELDS}, actor=actor, created=True
+        )
+        announce_on_commit(event_changed, Event, event_id=event.pk)
     return event
 
 
-def event_update(*, event: Event, **fields: object) -> Event:
+def event_update(*, event: Event, actor: Actor = None, **fields: object) -> Event:
     """Edit an event; a new ``starts_at`` or ``lead_minutes`` moves its notification.
 
     The row is re-read under a lock and only changed columns are written, so an edit
@@ -107,21 +114,26 @@ def event_update(*, event: Event, **fields: object) -> Event:
         changed = [name for name, value in fields.items() if getattr(current, name) != value]
         if "starts_at" in changed:
             event_start_check(fields["starts_at"])  # type: ignore[arg-type]
+        before = {name: getattr(current, name) for name in changed}
         for name in changed:
             setattr(current, name, fields[name])
         current.full_clean()
         if changed:
             current.save(update_fields=[*changed, "updated_at"])
+            change_record(event=current, before=before, after={n: fields[n] for n in changed}, actor=actor)
             announce_on_commit(event_changed, Event, event_id=current.pk)
     return current
 
 
-def event_cancel(*, event: Event) -> Event:
-    """Cancel an event; its pending notifications are cancelled on commit. Idempotent."""
+def event_cancel(*, event: Event, actor: Actor = None) -> Event:
+    """Cancel an event; its pending notifications are cancelled on commit. Idempotent:
+    cancelling a cancelled event records nothing."""
     with transaction.atomic():
         current = Event.objects.select_for_update().get(pk=event.pk)
         if current.status != Event.Status.CANCELLED:
+            before = {"status": current.status}
             current.status = Event.Status.CANCELLED
             current.save(update_fields=["status", "updated_at"])
+            change_record(event=current, before=before, after={"status": current.status}, actor=actor)
             announce_on_commit(event_changed, Event, event_id=current.pk)
     return current

@@ -1,5 +1,6 @@
 """On-call's actions in the admin (issue 14, point 4): "retry now" and "send anyway" on
-the ledger, "preview notification" on an event.
+the ledger, "preview notification" on an event; the canary's runs, read-only; the link
+to the console on the admin index.
 
 They act through the scheduler (``notifier.operator_actions``, ``notifier.preview``),
 which the delivery and events apps may not import, so this module extends their admins
@@ -21,6 +22,7 @@ from delivery import admin as delivery_admin
 from delivery.models import Notification
 from events import admin as events_admin
 from events.models import Event
+from notifier.models import CanaryRun
 from notifier.operator_actions import (
     SEND_ANYWAY_WINDOW_SECONDS,
     ActionResult,
@@ -29,6 +31,9 @@ from notifier.operator_actions import (
     send_anyway_candidates,
 )
 from notifier.preview import event_preview
+
+# The admin index with a link to the console (issue 14); the stock index otherwise.
+admin.site.index_template = "admin/console_index.html"
 
 admin.site.unregister(Notification)
 admin.site.unregister(Event)
@@ -105,3 +110,23 @@ class EventAdmin(events_admin.EventAdmin):
             "preview": event_preview(event=event),
         }
         return TemplateResponse(request, "admin/events/event/preview.html", context)
+
+
+@admin.register(CanaryRun)
+class CanaryRunAdmin(admin.ModelAdmin):
+    """The canary's runs, as the engine recorded them; operators read, never edit."""
+
+    list_display = ["id", "due_at", "state", "lag_ms", "published_at", "received_at", "event"]
+    list_filter = ["state"]
+    date_hierarchy = "due_at"
+    readonly_fields = ["event", "due_at", "published_at", "received_at", "lag_ms", "state", "created_at", "updated_at"]
+    list_select_related = ["event"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

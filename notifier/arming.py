@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.json_logging import log_fields
 from delivery.models import DeliveryAttempt, NotificationState
+from delivery.selectors import canary_notification_ids
 from notifier import reasons
 from notifier.enqueue import fire_enqueue
 from notifier.metrics import count_outcome
@@ -115,8 +117,18 @@ def arm(*, ids: list[int] | None = None, now: datetime | None = None) -> ArmResu
     with transaction.atomic():
         rows = fetch_all(_ARM_SQL.format(extra=extra), params)
         result.armed = [row[0] for row in rows]
-        transaction.on_commit(lambda: fire_enqueue(rows))
+        transaction.on_commit(lambda: _enqueue_and_log(armed=rows))
     return result
+
+
+def _enqueue_and_log(**rows_by_step: list[tuple[int, datetime, datetime]]) -> None:
+    """Enqueue the fire tasks (all in one pass: rows of a slot share a task), then one line
+    per notification: its step between plan and fire, for following it in the logs."""
+    fire_enqueue([row for rows in rows_by_step.values() for row in rows])
+    for step, rows in rows_by_step.items():
+        for pk, eta, _ in rows:
+            fields = log_fields(notification_id=pk, eta=eta.isoformat())
+            logger.info("%s notification=%s fire at %s", step, pk, eta.isoformat(), extra=fields)
 
 
 def reconcile(*, now: datetime | None = None) -> ArmResult:
@@ -144,9 +156,9 @@ def reconcile(*, now: datetime | None = None) -> ArmResult:
                     _ABANDON_ATTEMPTS_SQL,
                     {"now": now, "ids": result.recovered_stuck, "abandoned": reasons.ATTEMPT_ABANDONED},
                 )
-        transaction.on_commit(lambda: fire_enqueue(lost + stuck))
+        transaction.on_commit(lambda: _enqueue_and_log(requeued_lost=lost, rearmed_stuck=stuck))
     if result.expired:
-        count_outcome(str(S.EXPIRED), len(result.expired))
+        count_outcome(str(S.EXPIRED), len(set(result.expired) - canary_notification_ids(result.expired)))
         alert(
             "notifications expired unsent",
             f"{len(result.expired)} notification(s) passed their deadline unsent: ids {result.expired[:50]}",

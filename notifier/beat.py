@@ -9,13 +9,14 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 
 from delivery.tasks import sms_opt_outs_task, sync_sns_task
 from notifier.dashboard import SLOW_REFRESH_SECONDS
-from notifier.tasks import arm_task, console_refresh_task, plan_window_task, slo_check_task
+from notifier.tasks import arm_task, canary_task, console_refresh_task, plan_window_task, slo_check_task
 
 PLAN_TASK_NAME = "notifier: nightly plan"
 ARM_TASK_NAME = "notifier: arm and reconcile"
 SLO_TASK_NAME = "notifier: lag SLO check"
 SNS_SYNC_TASK_NAME = "delivery: sync SNS subscriptions"
 SMS_OPT_OUT_TASK_NAME = "delivery: SMS opt-outs"
+CANARY_TASK_NAME = "notifier: canary"
 CONSOLE_TASK_NAME = "notifier: console figures"
 
 
@@ -56,3 +57,7 @@ def beat_schedule_sync() -> None:
         _every(SMS_OPT_OUT_TASK_NAME, sms_opt_outs_task.name, settings.NOTIFIER_SMS_OPT_OUT_SWEEP_SECONDS)
     else:
         PeriodicTask.objects.filter(name=SMS_OPT_OUT_TASK_NAME).delete()
+    if settings.NOTIFIER_CANARY_INTERVAL_SECONDS > 0:
+        _every(CANARY_TASK_NAME, canary_task.name, settings.NOTIFIER_CANARY_INTERVAL_SECONDS)
+    else:
+        PeriodicTask.objects.filter(name=CANARY_TASK_NAME).delete()

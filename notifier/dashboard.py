@@ -31,7 +31,7 @@ from delivery.models import ACTIVE_STATES, TERMINAL_STATES, NotificationState
 from delivery.queues import inbox_queue_names, queue_attributes
 from delivery.selectors import failure_reason_sql
 from events.models import CANARY_TOPIC_SLUG
-from notifier import forecast
+from notifier import canary, forecast
 from notifier.slo import LagStats, overdue_before
 from notifier.sql import fetch_all, literals
 
@@ -278,10 +278,34 @@ def failures(*, since: datetime, until: datetime) -> list[dict[str, Any]]:
     return [{"reason": reason, "count": count, "url": failure_url(reason)} for reason, count in rows]
 
 
+CANARY_RUNS_SHOWN = 12
+
+
+def _seconds(ms: int | None) -> float | None:
+    return None if ms is None else round(ms / 1000, 3)
+
+
 def canary_context() -> dict[str, Any]:
-    """The canary panel's context (``admin/dashboard/_canary.html``): empty until the
-    canary (issue 14, point 3) feeds it its recent runs and last success."""
-    return {}
+    """The canary panel (``admin/dashboard/_canary.html``): its interval (0: off), the
+    last arrival and the last on-time one, and the latest runs; a few indexed rows."""
+    interval = settings.NOTIFIER_CANARY_INTERVAL_SECONDS
+    last, success = canary.last_canary(), canary.last_canary_success()
+    return {
+        "interval_seconds": interval,
+        "last_lag_seconds": _seconds(last.lag_ms) if last else None,
+        "last_received_at": last.received_at if last else None,
+        "last_success_at": success.received_at if success else None,
+        "runs": [
+            {
+                "due_at": run.due_at,
+                "state": run.state,
+                "published_at": run.published_at,
+                "received_at": run.received_at,
+                "lag_seconds": _seconds(run.lag_ms),
+            }
+            for run in canary.recent_canary_runs(CANARY_RUNS_SHOWN)
+        ],
+    }
 
 
 def dashboard_data(*, window: str = DEFAULT_WINDOW, now: datetime | None = None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from celery import current_app
 from django.conf import settings
 
 FIRE_TASK_NAME = "notifier.fire"
+CANARY_RECEIVE_TASK_NAME = "notifier.canary_receive"
 
 # (notification id, when its task should run, deadline)
 Row = tuple[int, datetime, datetime]
@@ -46,3 +47,8 @@ def retries_enqueue(retries: list[tuple[int, float]]) -> None:
     with current_app.producer_or_acquire() as producer:  # one broker connection for all
         for pk, delay in retries:
             current_app.send_task(FIRE_TASK_NAME, args=[[pk]], countdown=delay, producer=producer)
+
+
+def canary_receive_enqueue(*, countdown: float) -> None:
+    """Read the canary queue once the run just scheduled should have arrived."""
+    current_app.send_task(CANARY_RECEIVE_TASK_NAME, countdown=countdown, expires=countdown + 600)

@@ -13,7 +13,6 @@ set-based statements: a burst costs the CPU of rendering, not of round trips.
 
 import logging
 import os
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -22,6 +21,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from config.json_logging import log_fields, worker_name
 from delivery.errors import DeliveryError
 from delivery.messages import OutgoingMessage, build_message
 from delivery.models import DeliveryAttempt, Notification, NotificationState
@@ -58,8 +58,11 @@ RETURNING n.id, n.attempts
 """
 
 
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def _fields(row: Notification, attempt: int, **more: object) -> dict[str, object]:
+    """The log fields of a line about a row being fired (its event and topic are loaded)."""
+    return log_fields(
+        notification_id=row.pk, key=row.key, event_id=row.event_id, topic=row.event.topic.slug, attempt=attempt, **more
+    )
 
 
 def claim(*, notification_ids: list[int], now: datetime | None = None) -> dict[int, int]:
@@ -69,7 +72,7 @@ def claim(*, notification_ids: list[int], now: datetime | None = None) -> dict[i
         with connection.cursor() as cursor:
             cursor.execute(_CLAIM_SQL, {"now": now, "ids": list(notification_ids)})
             claimed = dict(cursor.fetchall())
-        worker = _worker_name()
+        worker = worker_name()  # as the worker's log lines name it
         DeliveryAttempt.objects.bulk_create(
             DeliveryAttempt(notification_id=pk, number=number, started_at=now, worker=worker)
             for pk, number in claimed.items()
@@ -125,6 +128,8 @@ def _fresh(notifications: list[Notification], result: FireResult) -> list[Notifi
         outcome = Outcome.EXPIRED if state == NotificationState.EXPIRED else Outcome.SKIPPED_STALE
         finish(notification, outcome, reason, state=state, last_error=reason)
         result.skipped.append(notification.pk)
+        fields = _fields(notification, notification.attempts, state=state)
+        logger.info("not sent notification=%s state=%s: %s", notification.pk, state, reason, extra=fields)
     return fresh
 
 
@@ -221,7 +226,9 @@ def _send(claimed: dict[int, int], published: dict[int, tuple[str, datetime]]) -
     finish_sent(sent)
     result.sent = [row.pk for row, *_ in sent]
     for row, message_id, _, lag in sent:
-        logger.info("sent notification=%s event=%s lag_ms=%s sns_message_id=%s", row.pk, row.event_id, lag, message_id)
+        fields = _fields(row, claimed[row.pk], lag_ms=lag, sns_message_id=message_id)
+        logger.info("sent notification=%s event=%s lag_ms=%s sns_message_id=%s", row.pk, row.event_id, lag, message_id,
+                    extra=fields)  # fmt: skip
     return result
 
 

@@ -20,7 +20,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.json_logging import log_fields
 from delivery.models import ACTIVE_STATES, NotificationState
+from delivery.selectors import canary_notification_ids
 from events.models import MAX_LEAD_MINUTES, Event
 from notifier import reasons
 from notifier.metrics import count_outcome
@@ -60,7 +62,7 @@ SET state = CASE WHEN stale.cancelled THEN {literals(S.CANCELLED)} ELSE {literal
     last_error = CASE WHEN stale.cancelled THEN %(cancelled_reason)s ELSE %(moved_reason)s END,
     updated_at = %(now)s
 FROM stale WHERE n.id = stale.id
-RETURNING n.state
+RETURNING n.id, n.state, n.event_id, n.key
 """
 
 _INSERT_SQL = f"""
@@ -76,7 +78,7 @@ WHERE e.status = {literals(Event.Status.SCHEDULED)} AND e.starts_at > %(now)s AN
 
 # Set-based passes: DO NOTHING takes no lock on existing rows, so planning never waits
 # for (or deadlocks with) a fire that holds them.
-_PLAN_SQL = _INSERT_SQL + "ON CONFLICT (key) DO NOTHING RETURNING id"
+_PLAN_SQL = _INSERT_SQL + "ON CONFLICT (key) DO NOTHING RETURNING id, event_id, key, due_at"
 
 # One event, under its row lock: an event moved back to an earlier time has that
 # time's key again, so its superseded or cancelled row is revived. DO UPDATE locks the
@@ -87,7 +89,7 @@ _REPLAN_SQL = (
 SET state = {literals(S.PLANNED)}, due_at = EXCLUDED.due_at, armed_at = NULL, next_attempt_at = NULL,
     last_error = '', updated_at = EXCLUDED.updated_at
 WHERE delivery_notification.state IN ({literals(S.SUPERSEDED, S.CANCELLED)})
-RETURNING id"""
+RETURNING id, event_id, key, due_at"""
 )
 
 # Due within the window: lead varies per event, so filter on due time, not start.
@@ -104,7 +106,15 @@ class PlanResult:
     skipped: bool = False  # another process held the plan lock
 
 
-def _plan(event_filter: str, params: dict[str, object], *, single_event: bool, retire: bool = True) -> PlanResult:
+def _plan(
+    event_filter: str,
+    params: dict[str, object],
+    *,
+    single_event: bool,
+    retire: bool = True,
+    topic: str | None = None,
+    row_level: int = logging.INFO,
+) -> PlanResult:
     retired = 0
     with connection.cursor() as cursor:
         if retire:
@@ -113,14 +123,38 @@ def _plan(event_filter: str, params: dict[str, object], *, single_event: bool, r
                 _RETIRE_SQL.format(event_filter=event_filter, skip_locked=skip_locked),
                 {**params, "cancelled_reason": reasons.EVENT_CANCELLED, "moved_reason": reasons.EVENT_MOVED},
             )
-            retired_states = Counter(state for (state,) in cursor.fetchall())
-            retired = sum(retired_states.values())
+            retired_rows = cursor.fetchall()
+            canary = canary_notification_ids([row[0] for row in retired_rows]) if retired_rows else set()
+            retired = len(retired_rows)
+            # Users' figures: an operator's cancel of a canary event is not counted.
+            retired_states = Counter(state for pk, state, _, _ in retired_rows if pk not in canary)
             for state, amount in retired_states.items():
                 transaction.on_commit(lambda state=state, amount=amount: count_outcome(state, amount))
+            transaction.on_commit(lambda: _log_retired(retired_rows, topic, row_level))
         insert = _REPLAN_SQL if single_event else _PLAN_SQL
         cursor.execute(insert.format(event_filter=event_filter), params)
-        planned = [row[0] for row in cursor.fetchall()]
-    return PlanResult(planned=planned, retired=retired)
+        planned_rows = cursor.fetchall()
+    transaction.on_commit(lambda: _log_planned(planned_rows, topic, row_level))
+    return PlanResult(planned=[row[0] for row in planned_rows], retired=retired)
+
+
+# One line per notification (on commit: only what really happened), so that
+# jq 'select(.notification_id==N)' finds where each one's story starts. The nightly
+# window writes them at DEBUG: 100k lines would cost it seconds (~30 us each here).
+def _log_planned(rows: list[tuple[int, int, str, datetime]], topic: str | None, level: int) -> None:
+    if not logger.isEnabledFor(level):
+        return
+    for pk, event_id, key, due_at in rows:
+        fields = log_fields(notification_id=pk, key=key, event_id=event_id, topic=topic, due_at=due_at.isoformat())
+        logger.log(level, "planned notification=%s event=%s due_at=%s", pk, event_id, due_at.isoformat(), extra=fields)
+
+
+def _log_retired(rows: list[tuple[int, str, int, str]], topic: str | None, level: int) -> None:
+    if not logger.isEnabledFor(level):
+        return
+    for pk, state, event_id, key in rows:
+        fields = log_fields(notification_id=pk, key=key, event_id=event_id, topic=topic, state=state)
+        logger.log(level, "retired notification=%s event=%s state=%s", pk, event_id, state, extra=fields)
 
 
 def plan_window(*, hours: int | None = None, now: datetime | None = None) -> PlanResult:
@@ -129,7 +163,8 @@ def plan_window(*, hours: int | None = None, now: datetime | None = None) -> Pla
     now = now or timezone.now()
     hours = settings.NOTIFIER_PLAN_WINDOW_HOURS if hours is None else hours
     with transaction.atomic():
-        result = _plan(_WINDOW_FILTER, {"now": now, "until": now + timedelta(hours=hours)}, single_event=False)
+        window = {"now": now, "until": now + timedelta(hours=hours)}
+        result = _plan(_WINDOW_FILTER, window, single_event=False, row_level=logging.DEBUG)
     logger.info("plan window hours=%s planned=%s retired=%s", hours, len(result.planned), result.retired)
     return result
 
@@ -140,10 +175,15 @@ def plan_event(*, event_id: int, now: datetime | None = None) -> PlanResult:
     with transaction.atomic():
         # Serialise concurrent re-plans of the same event; each sees the latest row.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT id FROM events_event WHERE id = %s FOR UPDATE", [event_id])
-            if cursor.fetchone() is None:
+            cursor.execute(
+                "SELECT t.slug FROM events_event e JOIN events_topic t ON t.id = e.topic_id WHERE e.id = %s "
+                "FOR UPDATE OF e",
+                [event_id],
+            )
+            found = cursor.fetchone()
+            if found is None:
                 return PlanResult(planned=[], retired=0)
-        result = _plan(_EVENT_FILTER, {"now": now, "event_id": event_id}, single_event=True)
+        result = _plan(_EVENT_FILTER, {"now": now, "event_id": event_id}, single_event=True, topic=found[0])
     logger.info("plan event=%s planned=%s retired=%s", event_id, result.planned, result.retired)
     return result
 

@@ -7,7 +7,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from delivery.models import TERMINAL_STATES, DeliveryAttempt, Notification, NotificationState
-from notifier.metrics import count_outcome
+from events.models import CANARY_TOPIC_SLUG
+from notifier.metrics import count_outcome, observe_lags
 from notifier.sql import literals
 
 Outcome = DeliveryAttempt.Outcome
@@ -21,13 +22,18 @@ class FireResult:
     skipped: list[int] = field(default_factory=list)  # stale, cancelled or expired
 
 
+def is_canary(notification: Notification) -> bool:
+    """The engine's own probe, left out of users' figures (the fire path has loaded the topic)."""
+    return notification.event.topic.slug == CANARY_TOPIC_SLUG
+
+
 def finish(notification: Notification, outcome: str, error: str = "", **fields: object) -> None:
     now = timezone.now()
     changed = Notification.objects.filter(pk=notification.pk, state=NotificationState.SENDING).update(
         updated_at=now, **fields
     )
     state = fields.get("state")
-    if changed and state in TERMINAL_STATES:
+    if changed and state in TERMINAL_STATES and not is_canary(notification):
         transaction.on_commit(lambda: count_outcome(str(state)))
     DeliveryAttempt.objects.filter(notification_id=notification.pk, number=notification.attempts).update(
         outcome=outcome, finished_at=now, error=error[:2000], sns_message_id=fields.get("sns_message_id", "")
@@ -51,6 +57,7 @@ SET state = {literals(S.SENT)}, sent_at = v.sent_at, sns_message_id = v.message_
 FROM unnest(%(ids)s::bigint[], %(message_ids)s::text[], %(sent_at)s::timestamptz[], %(lags)s::integer[])
     AS v(id, message_id, sent_at, lag_ms)
 WHERE n.id = v.id AND n.state = {literals(S.SENDING)}
+RETURNING n.id
 """
 
 _SENT_ATTEMPTS_SQL = f"""
@@ -76,7 +83,9 @@ def finish_sent(sent: list[tuple[Notification, str, datetime, int]]) -> None:
     }
     with connection.cursor() as cursor:
         cursor.execute(_SENT_SQL, params)
-        changed = cursor.rowcount
+        changed = {pk for (pk,) in cursor.fetchall()}
         cursor.execute(_SENT_ATTEMPTS_SQL, params)
-    if changed:
-        transaction.on_commit(lambda: count_outcome(str(NotificationState.SENT), changed))
+    lags = [lag for row, *_, lag in sent if row.pk in changed and not is_canary(row)]
+    if lags:
+        # Counted once committed, each row once (only rows this call moved to sent).
+        transaction.on_commit(lambda: (count_outcome(str(NotificationState.SENT), len(lags)), observe_lags(lags)))

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from config.json_logging import log_fields
 from delivery.errors import DeliveryError
 from delivery.models import DeliveryAttempt, Notification, NotificationState
 from notifier.records import FireResult, Outcome, finish
@@ -48,6 +49,7 @@ def handle_error(notification: Notification, error: DeliveryError, result: FireR
             notification.key,
             notification.attempts,
             reason,
+            extra=_fields(notification),
         )
         return
     finish(
@@ -60,7 +62,22 @@ def handle_error(notification: Notification, error: DeliveryError, result: FireR
     )
     result.retrying.append((notification.pk, delay))
     logger.warning(
-        "notification retry id=%s attempt=%s in=%.1fs reason=%s", notification.pk, notification.attempts, delay, reason
+        "notification retry id=%s attempt=%s in=%.1fs reason=%s",
+        notification.pk,
+        notification.attempts,
+        delay,
+        reason,
+        extra=_fields(notification),
+    )
+
+
+def _fields(notification: Notification) -> dict[str, object]:
+    return log_fields(
+        notification_id=notification.pk,
+        key=notification.key,
+        event_id=notification.event_id,
+        topic=notification.event.topic.slug,
+        attempt=notification.attempts,
     )
 
 

@@ -7,9 +7,14 @@ step; the fire tasks they need are enqueued on commit (``notifier.enqueue``).
 import logging
 
 from django.conf import settings
+from django.db import transaction
 
 from notifier.arming import ArmResult, arm, arm_and_reconcile
+from notifier.canary import CANARY_AHEAD, canary_run_schedule, canary_runs_prune
+from notifier.canary_receive import canary_receive
+from notifier.enqueue import canary_receive_enqueue
 from notifier.locks import PLAN_LOCK_NAME, RedisLock
+from notifier.models import CanaryRun
 from notifier.planning import PlanResult, plan_event, plan_horizon, plan_window
 from notifier.redis_client import redis_client
 
@@ -44,3 +49,20 @@ def horizon_arm() -> ArmResult:
     """Every arm interval: plan what is due soon and has no row yet, reconcile, arm."""
     plan_horizon()
     return arm_and_reconcile()
+
+
+# Read the canary queue this long after the run's due time: a run on time is recorded
+# within seconds; a later one at the next run's pass, its lag exact all the same.
+CANARY_RECEIVE_AFTER_DUE_SECONDS = 10
+
+
+def canary_tick() -> CanaryRun:
+    """The beat's canary pass: record what arrived since the last pass, drop runs past
+    keeping, schedule a new run, and read the queue again shortly after that run is due."""
+    canary_receive()
+    canary_runs_prune()
+    run = canary_run_schedule()
+    transaction.on_commit(
+        lambda: canary_receive_enqueue(countdown=CANARY_AHEAD.total_seconds() + CANARY_RECEIVE_AFTER_DUE_SECONDS)
+    )
+    return run

@@ -1,6 +1,8 @@
 """The lag SLO: how late sends were, what is overdue, and the alerts on-call gets.
 
 Lag is ``sent_at - due_at`` (SNS acknowledged the publish minus the due time).
+Every figure here is of users' notifications: the canary's (issue 14) are left out, and
+the canary is judged on its own (``notifier.canary.canary_problems``).
 Alerts go to the log at ERROR and, when ``NOTIFIER_ALERT_TOPIC_ARN`` is set, to that
 SNS topic for the operators.
 """
@@ -14,6 +16,8 @@ from django.utils import timezone
 
 from delivery.aws import sns_client
 from delivery.models import ACTIVE_STATES, TERMINAL_STATES, NotificationState
+from delivery.selectors import USERS_ONLY_SQL
+from notifier.canary import canary_problems
 from notifier.redis_client import redis_client
 from notifier.sql import fetch_all, literals
 
@@ -28,26 +32,26 @@ _ACTIVE = literals(*ACTIVE_STATES)
 _LAG_SQL = f"""
 SELECT count(*), percentile_cont(ARRAY[0.5, 0.95, 0.99, 0.999]) WITHIN GROUP (ORDER BY lag_ms), max(lag_ms)
 FROM delivery_notification
-WHERE state = {_SENT} AND sent_at >= %(since)s AND sent_at < %(until)s
+WHERE state = {_SENT} AND sent_at >= %(since)s AND sent_at < %(until)s AND {USERS_ONLY_SQL}
 """
-_TERMINAL_SQL = """
+_TERMINAL_SQL = f"""
 SELECT state, count(*) FROM delivery_notification
-WHERE state = ANY(%(states)s) AND updated_at >= %(since)s AND updated_at < %(until)s
+WHERE state = ANY(%(states)s) AND updated_at >= %(since)s AND updated_at < %(until)s AND {USERS_ONLY_SQL}
 GROUP BY state
 """
 _LIVE_SQL = f"""
 SELECT state, count(*), count(*) FILTER (WHERE due_at < %(overdue_before)s)
-FROM delivery_notification WHERE state IN ({_ACTIVE})
+FROM delivery_notification WHERE state IN ({_ACTIVE}) AND {USERS_ONLY_SQL}
 GROUP BY state
 """
 _LATE_SENDS_SQL = f"""
 SELECT id, lag_ms FROM delivery_notification
-WHERE state = {_SENT} AND sent_at >= %(since)s AND sent_at < %(until)s AND lag_ms > %(limit_ms)s
+WHERE state = {_SENT} AND sent_at >= %(since)s AND sent_at < %(until)s AND lag_ms > %(limit_ms)s AND {USERS_ONLY_SQL}
 ORDER BY lag_ms DESC LIMIT 50
 """
 _OVERDUE_SQL = f"""
 SELECT id, state, due_at FROM delivery_notification
-WHERE state IN ({_ACTIVE}) AND due_at < %(overdue_before)s
+WHERE state IN ({_ACTIVE}) AND due_at < %(overdue_before)s AND {USERS_ONLY_SQL}
 ORDER BY due_at LIMIT 50
 """
 
@@ -123,7 +127,7 @@ def alert(subject: str, message: str) -> None:
 
 def slo_check(*, now: datetime | None = None) -> list[str]:
     """The minute check: late sends since the last check, notifications overdue now,
-    p99 over the last 15 minutes. Returns the subjects of the alerts it raised."""
+    p99 over the last 15 minutes, the canary missing or late. Returns the subjects of the alerts it raised."""
     now = now or timezone.now()
     previous = redis_client().getset(LAST_CHECK_KEY, now.isoformat())
     since = datetime.fromisoformat(previous.decode()) if previous else now - timedelta(minutes=1)
@@ -154,4 +158,8 @@ def slo_check(*, now: datetime | None = None) -> list[str]:
             f"p99 lag over the last 15 min is {recent.p99 / 1000:.2f}s (target {target_ms / 1000:.1f}s, "
             f"{recent.count} sends)",
         )
+    for subject, message in canary_problems(since=since, now=now):
+        if subject not in raised:
+            raised.append(subject)
+        alert(subject, message)
     return raised

@@ -8,7 +8,8 @@ from celery.signals import worker_process_init
 
 from delivery.aws import sns_client
 from notifier import dashboard, services, slo
-from notifier.enqueue import FIRE_TASK_NAME
+from notifier.canary_receive import canary_receive
+from notifier.enqueue import CANARY_RECEIVE_TASK_NAME, FIRE_TASK_NAME
 from notifier.firing import fire
 
 
@@ -39,6 +40,16 @@ def fire_task(notification_ids: list[int]) -> None:
 @shared_task(name="notifier.slo_check")
 def slo_check_task() -> None:
     slo.slo_check()
+
+
+@shared_task(name="notifier.canary")
+def canary_task() -> None:
+    services.canary_tick()
+
+
+@shared_task(name=CANARY_RECEIVE_TASK_NAME)
+def canary_receive_task() -> None:
+    canary_receive()
 
 
 @shared_task(name="notifier.console_refresh")

@@ -36,7 +36,7 @@ def _bearer_token_matches(request: HttpRequest, expected: str) -> bool:
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text: outcome counters, live and overdue rows, recent lag quantiles.
+    """Prometheus text: outcome counters, the lag histogram, live and overdue rows, the canary.
     With ``NOTIFIER_METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>``."""
     token = settings.NOTIFIER_METRICS_TOKEN
     if token and not _bearer_token_matches(request, token):

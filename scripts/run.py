@@ -117,6 +117,8 @@ def main() -> None:
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     if not env.get("NOTIFIER_ENCRYPTION_KEYS") and not env.get("NOTIFIER_ENCRYPTION_KEYS_FILE"):
         env["NOTIFIER_ENCRYPTION_KEYS_FILE"] = str(encryption_keys_file())
+    # A canary a minute, so the demo shows its lag within two minutes (production: 300 s).
+    env.setdefault("NOTIFIER_CANARY_INTERVAL_SECONDS", "60")
     env["PYTHONUNBUFFERED"] = "1"
     manage(env, "migrate", "--noinput")
     demo = manage(env, "seed_demo")
@@ -138,6 +140,8 @@ def main() -> None:
         say("demo", line)
     say("demo", f"admin:   http://127.0.0.1:{WEB_PORT}/admin/   (the login above)")
     say("demo", f"dashboard: http://127.0.0.1:{WEB_PORT}/admin/dashboard/   (same login; tomorrow's load seeded)")
+    canary_every = env["NOTIFIER_CANARY_INTERVAL_SECONDS"]
+    say("demo", f"canary:  every {canary_every} s through the whole engine; its lag on the dashboard")
     say("demo", f"API:     http://127.0.0.1:{WEB_PORT}/api/v1/   schema: /api/schema/")
     say("demo", f"Flower:  http://127.0.0.1:{FLOWER_PORT}/   metrics: /metrics")
     say("demo", f"in-app:  http://127.0.0.1:{WEB_PORT}/api/v1/inbox/   (Authorization: Token <the token above>)")

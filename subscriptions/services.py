@@ -8,7 +8,7 @@ from django.db import transaction
 
 from config.announce import announce_on_commit
 from config.crypto import blind_index
-from events.models import Topic
+from events.models import CANARY_TOPIC_SLUG, Topic
 from subscriptions.channels import channel_get, channel_kinds
 from subscriptions.models import Preference, PushPlatform, Subscription
 from subscriptions.selectors import endpoint_is_proven
@@ -51,6 +51,9 @@ def _refuse_fifo_channel(topic: Topic, channel: str) -> None:
 
 def subscription_clean(*, topic: Topic, channel: str, endpoint: str, platform: str) -> tuple[str, str]:
     """The endpoint and platform in canonical form, or ValidationError with field errors."""
+    if topic.slug == CANARY_TOPIC_SLUG:
+        # The engine's own probe: a subscriber would get its synthetic notifications.
+        raise ValidationError({"topic": "This topic is the engine's internal canary; it cannot be subscribed to."})
     _refuse_fifo_channel(topic, channel)
     return normalize_endpoint(channel, endpoint), _checked_platform(channel, platform)
 

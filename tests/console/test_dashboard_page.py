@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from delivery.models import NotificationState as S
+from notifier.models import CanaryRun
 from tests.console.ledger import canary_topic, event_on, row
 from tests.factories import make_topic
 
@@ -128,3 +129,31 @@ def test_the_beat_refreshes_the_slow_figures_and_the_page_reads_them(staff_clien
     console_refresh_task()
     html = staff_client.get("/admin/dashboard/?window=24h").content.decode()
     assert metric(html, "lag-24h-count") == "2" and metric(html, "outcome-total-sent") == "2"
+
+
+def test_the_canary_panel_shows_the_last_runs_and_its_lag(staff_client, settings):
+    settings.NOTIFIER_CANARY_INTERVAL_SECONDS = 300
+    settings.NOTIFIER_LAG_ALERT_SECONDS = 30
+    now = timezone.now()
+    on_time = CanaryRun.objects.create(
+        due_at=now - timedelta(minutes=10),
+        state=CanaryRun.State.RECEIVED,
+        received_at=now - timedelta(minutes=10) + timedelta(milliseconds=80),
+        lag_ms=80,
+    )
+    CanaryRun.objects.create(
+        due_at=now - timedelta(minutes=5),
+        state=CanaryRun.State.RECEIVED,
+        received_at=now - timedelta(minutes=4),
+        lag_ms=60_000,
+    )  # late: the last lag, but not the last success
+    CanaryRun.objects.create(due_at=now + timedelta(seconds=30))
+    html = staff_client.get("/admin/dashboard/").content.decode()
+    assert metric(html, "canary-interval") == "300"
+    assert metric(html, "canary-last-lag") == "60.0"
+    assert metric(html, "canary-last-success") == on_time.received_at.isoformat()
+    assert html.count("data-canary-due=") == 3
+
+    settings.NOTIFIER_CANARY_INTERVAL_SECONDS = 0
+    html = staff_client.get("/admin/dashboard/").content.decode()
+    assert metric(html, "canary-status") == "off"

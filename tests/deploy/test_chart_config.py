@@ -127,6 +127,7 @@ CHART_OWN_VALUES = {
     "NOTIFIER_HEARTBEAT_DIR": "off by default outside containers; the chart's exec probes read it in the /tmp emptyDir",
     "DJANGO_SECURE_SSL_REDIRECT": "the ingress redirects; port-forward and in-cluster clients speak plain http",
     "DJANGO_HSTS_SECONDS": "off until the operator commits the domain to HTTPS (hard to undo)",
+    "NOTIFIER_LOG_FORMAT": "json for the cluster's log pipeline; text stays the default at a terminal",
 }
 
 _PRINT_SETTINGS = """
@@ -159,13 +160,30 @@ def test_configmap_defaults_equal_the_settings_own_defaults(renders):
     clean |= {"DJANGO_SECRET_KEY": "x", "DATABASE_URL": "postgres://u@db/n", "REDIS_URL": "redis://redis:6379/0",
               "NOTIFIER_ENCRYPTION_KEYS": "dGVzdHMtb25seS1ub3QtYS1zZWNyZXQta2V5LTAwMDA="}  # fmt: skip
     own_defaults = load_settings(names, clean)
-    with_configmap = load_settings(names, clean | data)
+    # The chart's own values stay out: one may feed a setting another variable also sets
+    # (NOTIFIER_LOG_FORMAT and LOG_LEVEL both shape LOGGING).
+    with_configmap = load_settings(names, clean | {k: v for k, v in data.items() if k not in CHART_OWN_VALUES})
     differing = {
         var: [name for name in targets if own_defaults[name] != with_configmap[name]]
         for var, targets in compared.items()
     }
     assert {var: names for var, names in differing.items() if names} == {}
     assert data["NOTIFIER_HEARTBEAT_DIR"] == "/tmp"  # the emptyDir every pod mounts
+
+
+def test_the_chart_turns_json_logs_on_for_every_process(renders):
+    """Issue 14: in the cluster every pod logs JSON (they all read the ConfigMap); text
+    stays the code's own default, for a terminal."""
+    data = configmap_data(renders["defaults"])
+    assert data["NOTIFIER_LOG_FORMAT"] == "json"
+    base = {key: value for key, value in os.environ.items() if not key.startswith(("NOTIFIER_", "DJANGO_"))}
+    base |= {"DJANGO_SECRET_KEY": "x", "DATABASE_URL": "postgres://u@db/n", "REDIS_URL": "redis://redis:6379/0",
+             "NOTIFIER_ENCRYPTION_KEYS": "dGVzdHMtb25seS1ub3QtYS1zZWNyZXQta2V5LTAwMDA="}  # fmt: skip
+    names = ["NOTIFIER_LOG_FORMAT", "LOGGING"]
+    assert load_settings(names, base)["NOTIFIER_LOG_FORMAT"] == "text"
+    in_cluster = load_settings(names, base | data)
+    assert in_cluster["LOGGING"]["handlers"]["console"]["formatter"] == "json"
+    assert in_cluster["LOGGING"]["handlers"]["console"]["filters"] == ["contact_data"]
 
 
 def test_allowed_hosts_and_csrf_origins_come_from_the_ingress_and_the_service(renders):

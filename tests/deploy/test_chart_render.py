@@ -28,7 +28,13 @@ from tests.deploy.chart import (
     workloads,
 )
 
-CRD_KINDS = {"ScaledObject", "TriggerAuthentication"}  # KEDA's: no schema in kubernetes-validate
+# Custom resources, which kubernetes-validate has no schema for: KEDA's and the Prometheus Operator's.
+CRD_KINDS = {
+    "ScaledObject": "keda.sh/v1alpha1",
+    "TriggerAuthentication": "keda.sh/v1alpha1",
+    "ServiceMonitor": "monitoring.coreos.com/v1",
+    "PrometheusRule": "monitoring.coreos.com/v1",
+}
 
 
 def test_ci_values_cover_the_required_scenarios():
@@ -51,8 +57,8 @@ def test_every_rendered_object_is_valid_for_kubernetes_1_30(renders, name):
     assert renders[name], "the release renders no object"
     for obj in renders[name]:
         if obj["kind"] in CRD_KINDS:
-            # A CRD kind is allowed by name; it still has to be a well-formed KEDA object.
-            assert obj["apiVersion"] == "keda.sh/v1alpha1"
+            # A CRD kind is allowed by name; it still has to be a well-formed object of its API.
+            assert obj["apiVersion"] == CRD_KINDS[obj["kind"]]
             assert obj["metadata"]["name"]
             assert isinstance(obj["spec"], dict) and obj["spec"]
             continue

@@ -37,7 +37,18 @@ from tests.deploy.chart import (
 COMMANDS = {
     "web": ["gunicorn", "config.wsgi", "--config", "python:config.gunicorn", "--bind", "0.0.0.0:8000"],
     "worker": ["celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"],
-    "beat": ["celery", "-A", "config", "beat", "--loglevel", "INFO", "--schedule", "/tmp/celerybeat-schedule"],
+    # --quiet: no plain-text banner among the JSON lines.
+    "beat": [
+        "celery",
+        "-A",
+        "config",
+        "--quiet",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        "/tmp/celerybeat-schedule",
+    ],
     "flower": ["python", "-m", "notifier.flower", "--port=5555", "--address=0.0.0.0"],
     "inbox": ["python", "manage.py", "consume_inbox"],
     "migrate": ["python", "manage.py", "migrate", "--noinput"],

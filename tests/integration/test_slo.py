@@ -8,11 +8,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
 from delivery.aws import sns_client
 from delivery.models import Notification, NotificationState
 from delivery.queues import queue_subscribe
-from notifier.metrics import COUNTERS_KEY, count_outcome
+from notifier.metrics import COUNTERS_KEY, count_outcome, observe_lags
 from notifier.planning import plan_event
 from notifier.slo import slo_check, slo_report
 from tests.aws import receive
@@ -90,6 +91,20 @@ def test_metrics_endpoint_counts_outcomes_and_live_rows(client, redis):
     assert 'notifier_live_notifications{state="planned"} 1.0' in body
     assert redis.hgetall(COUNTERS_KEY)
     assert json.dumps(body)  # plain text, no error page
+
+
+def test_metrics_lag_is_a_prometheus_histogram_of_the_observed_sends(client, redis):
+    observe_lags([80, 100, 900, 2_500])
+    observe_lags([45_000])
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").content.decode())}
+    lag = families["notifier_lag_seconds"]
+    assert lag.type == "histogram"
+    buckets = {s.labels["le"]: s.value for s in lag.samples if s.name == "notifier_lag_seconds_bucket"}
+    assert buckets["0.1"] == 2 and buckets["1.0"] == 3 and buckets["3.0"] == 4 and buckets["30.0"] == 4
+    assert buckets["60.0"] == 5 and buckets["+Inf"] == 5
+    totals = {s.name: s.value for s in lag.samples if not s.labels}
+    assert totals["notifier_lag_seconds_count"] == 5 and totals["notifier_lag_seconds_sum"] == pytest.approx(48.58)
+    assert "quantile" not in client.get("/metrics").content.decode()  # the old per-quantile gauges are gone
 
 
 def test_metrics_still_served_when_redis_is_down(client):

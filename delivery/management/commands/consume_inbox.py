@@ -38,7 +38,7 @@ class Command(BaseCommand):
         threads = [threading.Thread(target=c.run, name=f"inbox-{'fifo' if c.fifo else 'std'}") for c in consumers]
         for thread in threads:
             thread.start()
-        self.stdout.write("consuming the inbox queues; SIGTERM or Ctrl-C stops after the current poll")
+        logger.info("consuming the inbox queues; SIGTERM or Ctrl-C stops after the current poll")
         # The main thread waits on the event so signals are handled promptly.
         while not stop.wait(1):
             if not all(thread.is_alive() for thread in threads):
