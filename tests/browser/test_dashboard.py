@@ -5,6 +5,7 @@ the page refreshes itself; canary rows count nowhere; nothing comes from another
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -243,3 +244,39 @@ def test_a_busy_day_shows_tomorrows_rush_and_the_days_figures(staff_page: Page, 
           f"page loaded {timing['loaded']:.0f} ms")  # fmt: skip
     screenshot(staff_page, "dashboard")
     screenshot(staff_page, "forecast", selector="#console-forecast")
+
+
+def test_the_canary_panel_shows_its_runs_and_last_lag(staff_page: Page, settings):
+    """Three runs: an on-time one, a late one (over the lag alert) and a missing one."""
+    from notifier.models import CanaryRun
+
+    settings.NOTIFIER_CANARY_INTERVAL_SECONDS = 300
+    now = timezone.now().replace(microsecond=0)
+    alert_ms = settings.NOTIFIER_LAG_ALERT_SECONDS * 1000
+    on_time_due = now - timedelta(minutes=15)
+    on_time = CanaryRun.objects.create(due_at=on_time_due, published_at=on_time_due,
+                                       received_at=on_time_due + timedelta(milliseconds=240), lag_ms=240,
+                                       state=CanaryRun.State.RECEIVED)  # fmt: skip
+    late_due = now - timedelta(minutes=10)
+    CanaryRun.objects.create(due_at=late_due, published_at=late_due, lag_ms=alert_ms + 5000,
+                             received_at=late_due + timedelta(milliseconds=alert_ms + 5000),
+                             state=CanaryRun.State.RECEIVED)  # fmt: skip
+    CanaryRun.objects.create(due_at=now - timedelta(minutes=5), state=CanaryRun.State.MISSING)
+
+    staff_page.goto(DASHBOARD + "?window=1h")
+    panel = staff_page.locator("#console-canary")
+    expect(panel.locator('[data-metric="canary-interval"]')).to_have_text("300 s")
+    late_seconds = (alert_ms + 5000) / 1000
+    assert shown(staff_page, "canary-last-lag") == (f"{late_seconds} s", str(late_seconds))  # the last received
+    assert shown(staff_page, "canary-last-success")[1] == on_time.received_at.isoformat()  # the last on time
+    runs = panel.locator("#canary-runs tbody tr")
+    expect(runs).to_have_count(3)
+    expect(runs.nth(0)).to_contain_text("missing")  # newest first, marked
+    expect(runs.nth(0)).to_have_class(re.compile(r"console-bad"))
+    expect(runs.nth(2)).to_contain_text("0.24 s")
+
+
+def test_the_canary_panel_says_when_the_canary_is_off(staff_page: Page, settings):
+    settings.NOTIFIER_CANARY_INTERVAL_SECONDS = 0
+    staff_page.goto(DASHBOARD + "?window=1h")
+    assert shown(staff_page, "canary-status")[1] == "off"
