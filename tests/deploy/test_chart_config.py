@@ -128,6 +128,7 @@ CHART_OWN_VALUES = {
     "DJANGO_SECURE_SSL_REDIRECT": "the ingress redirects; port-forward and in-cluster clients speak plain http",
     "DJANGO_HSTS_SECONDS": "off until the operator commits the domain to HTTPS (hard to undo)",
     "NOTIFIER_LOG_FORMAT": "json for the cluster's log pipeline; text stays the default at a terminal",
+    "NOTIFIER_WORKER_PROCESSES": "computed by the chart: worker concurrency times its replicas",
 }
 
 _PRINT_SETTINGS = """
@@ -205,6 +206,15 @@ def test_the_ingress_counts_as_a_proxy_for_the_client_address(renders):
     assert configmap_data(renders["ingress"])["NOTIFIER_NUM_PROXIES"] == "1"
     explicit = render_objects(merged(ci_values("ingress"), {"env": {"NOTIFIER_NUM_PROXIES": "2"}}))
     assert configmap_data(explicit)["NOTIFIER_NUM_PROXIES"] == "2"
+
+
+def test_the_forecast_counts_the_worker_pool_processes_the_chart_deploys(renders):
+    """The dashboard's capacity is per pool process: the chart tells it how many it runs."""
+    assert configmap_data(renders["defaults"])["NOTIFIER_WORKER_PROCESSES"] == "4"  # 2 pods x concurrency 2
+    fewest = render_objects(merged(ci_values("hpa"), {"worker": {"concurrency": 3, "autoscaling": {"minReplicas": 5}}}))
+    assert configmap_data(fewest)["NOTIFIER_WORKER_PROCESSES"] == "15"
+    explicit = render_objects(merged(ci_values("defaults"), {"env": {"NOTIFIER_WORKER_PROCESSES": "7"}}))
+    assert configmap_data(explicit)["NOTIFIER_WORKER_PROCESSES"] == "7"
 
 
 def test_x_forwarded_proto_is_believed_only_behind_the_chart_ingress(renders):

@@ -339,6 +339,18 @@ controller overwrites X-Forwarded-Proto), else "false". */}}
 {{- end }}
 {{- end }}
 
+{{- define "notifier.workerProcesses" -}}
+{{- if .Values.env.NOTIFIER_WORKER_PROCESSES }}
+{{- .Values.env.NOTIFIER_WORKER_PROCESSES }}
+{{- else }}
+{{- $w := .Values.worker }}
+{{- $replicas := $w.replicas }}
+{{- if $w.autoscaling.enabled }}{{ $replicas = $w.autoscaling.minReplicas }}{{ end }}
+{{- if $w.keda.enabled }}{{ $replicas = $w.keda.minReplicaCount }}{{ end }}
+{{- mul (max 1 $replicas) $w.concurrency }}
+{{- end }}
+{{- end }}
+
 {{/* Refuses values that would deploy something broken; rendered once, from configmap.yaml. */}}
 {{- define "notifier.validate" -}}
 {{- if not .Values.existingSecret }}
