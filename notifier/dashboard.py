@@ -9,9 +9,10 @@ same exact figures (a test holds them equal to ``slo.lag_stats``), without sorti
 
 The figures over 24 hours and longer (their lag and outcomes, the lag per hour, tomorrow's
 load) move slowly and cost the most: the beat computes them once a minute into the cache
-(Redis, ``slow_figures_refresh``) and the page reads them there; a figure missing from the
-cache (beat down, first start, no Redis) is computed in the request. The live ones are read
-on every request.
+(Redis, ``slow_figures_refresh``) and the page reads them there, with the time they were
+computed. A figure older than two beats (beat down: the very moment on-call looks) is still
+shown, with its age, while a worker recomputes it; only a figure the cache never held
+(a new Redis, no Redis) is computed in the request. The live ones are read on every request.
 """
 
 import logging
@@ -32,6 +33,7 @@ from delivery.queues import inbox_queue_names, queue_attributes
 from delivery.selectors import failure_reason_sql
 from events.models import CANARY_TOPIC_SLUG
 from notifier import canary, forecast
+from notifier.enqueue import console_refresh_enqueue
 from notifier.slo import LagStats, overdue_before
 from notifier.sql import fetch_all, literals
 
@@ -45,7 +47,9 @@ MAX_TOPICS = 50  # outcomes per topic: the busiest ones; the totals still count 
 MAX_REASONS = 20
 SLOW_WINDOWS = ("24h", "7d")
 SLOW_REFRESH_SECONDS = 60  # the beat's interval for slow_figures_refresh
-SLOW_KEEP_SECONDS = 3 * SLOW_REFRESH_SECONDS  # a missed beat or two still finds them
+SLOW_STALE_SECONDS = 2 * SLOW_REFRESH_SECONDS  # older: shown, and a worker asked to recompute
+SLOW_KEEP_SECONDS = 24 * 60 * 60  # a stale figure with its age beats a page that takes a second
+_REFRESH_ASKED_KEY = "console:refresh-asked"
 
 # The canary's events, hashed once per statement (a handful a day).
 NOT_CANARY = (
@@ -112,23 +116,40 @@ GROUP BY reason ORDER BY count(*) DESC, reason LIMIT {MAX_REASONS}
 """
 
 
-def _slow(name: str, compute: Callable[[], T]) -> T:
-    """A slow-moving figure from the cache, computed (and kept) when missing; without Redis,
-    computed every time: the page must not fail for its cache."""
+def _slow(name: str, compute: Callable[[], T], as_of: list[datetime]) -> T:
+    """A slow-moving figure from the cache, its computing time appended to ``as_of``;
+    computed (and kept) when the cache never held it; without Redis, computed every time:
+    the page must not fail for its cache."""
     key = f"console:{name}"
+    now = timezone.now()
     try:
         found = cache.get(key)
     except Exception as exc:  # the cache is an optimisation; the figure is still right without it
         logger.warning("console cache unavailable: %s", exc)
+        as_of.append(now)
         return compute()
     if found is not None:
-        return found
+        computed_at, value = found
+        as_of.append(computed_at)
+        if (now - computed_at).total_seconds() > SLOW_STALE_SECONDS:
+            _ask_for_refresh()
+        return value
     value = compute()
+    as_of.append(now)
     try:
-        cache.set(key, value, SLOW_KEEP_SECONDS)
+        cache.set(key, (now, value), SLOW_KEEP_SECONDS)
     except Exception as exc:
         logger.warning("console cache unavailable: %s", exc)
     return value
+
+
+def _ask_for_refresh() -> None:
+    """One refresh task a minute at most, however many pages find the figures stale."""
+    try:
+        if cache.add(_REFRESH_ASKED_KEY, 1, SLOW_REFRESH_SECONDS):
+            console_refresh_enqueue()
+    except Exception as exc:  # the stale figure is still shown, with its age
+        logger.warning("console refresh not requested: %s", exc)
 
 
 def _slow_parts(now: datetime) -> dict[str, Callable[[], Any]]:
@@ -147,7 +168,8 @@ def _slow_parts(now: datetime) -> dict[str, Callable[[], Any]]:
 def slow_figures_refresh(*, now: datetime | None = None) -> None:
     """Compute every slow figure into the cache (the beat, every ``SLOW_REFRESH_SECONDS``)."""
     now = now or timezone.now()
-    cache.set_many({f"console:{name}": compute() for name, compute in _slow_parts(now).items()}, SLOW_KEEP_SECONDS)
+    figures = {f"console:{name}": (now, compute()) for name, compute in _slow_parts(now).items()}
+    cache.set_many(figures, SLOW_KEEP_SECONDS)
 
 
 def forget_slow_figures() -> None:
@@ -223,13 +245,14 @@ def queue_depths() -> dict[str, int | None]:
     return depths
 
 
-def lag_windows(*, now: datetime) -> list[dict[str, Any]]:
+def lag_windows(*, now: datetime, as_of: list[datetime] | None = None) -> list[dict[str, Any]]:
+    as_of = [] if as_of is None else as_of
     target = settings.NOTIFIER_LAG_P99_TARGET_SECONDS
     rows = []
     for name, span in WINDOWS.items():
         since = now - span
         if name in SLOW_WINDOWS:
-            stats = _slow(f"lag:{name}", lambda since=since: lag_summary(since=since, until=now))
+            stats = _slow(f"lag:{name}", lambda since=since: lag_summary(since=since, until=now), as_of)
         else:
             stats = lag_summary(since=since, until=now)
         row = {key: _seconds(value) if key != "count" else value for key, value in asdict(stats).items()}
@@ -313,21 +336,28 @@ def dashboard_data(*, window: str = DEFAULT_WINDOW, now: datetime | None = None)
     now = now or timezone.now()
     since = now - WINDOWS[window]
 
+    as_of: list[datetime] = []  # when each slow figure shown was computed
+
     def over_window(name: str, compute: Callable[..., T]) -> T:
         if window in SLOW_WINDOWS:
-            return _slow(f"{name}:{window}", lambda: compute(since=since, until=now))
+            return _slow(f"{name}:{window}", lambda: compute(since=since, until=now), as_of)
         return compute(since=since, until=now)
 
-    tomorrow = _slow("forecast", lambda: forecast.forecast(hours=24, bucket_seconds=60, now=now))
+    tomorrow = _slow("forecast", lambda: forecast.forecast(hours=24, bucket_seconds=60, now=now), as_of)
+    lag = {"target_seconds": settings.NOTIFIER_LAG_P99_TARGET_SECONDS, "windows": lag_windows(now=now, as_of=as_of)}
+    lag_hourly = _slow("lag-per-hour", lambda: lag_per_hour(now=now), as_of)
+    outcomes_shown, failures_shown = over_window("outcomes", outcomes), over_window("failures", failures)
     return {
         "generated_at": now,
+        "slow_figures_as_of": min(as_of),
+        "slow_figures_stale": (now - min(as_of)).total_seconds() > SLOW_STALE_SECONDS,
         "window": window,
         "live": live(now=now),
         "queues": queue_depths(),
-        "lag": {"target_seconds": settings.NOTIFIER_LAG_P99_TARGET_SECONDS, "windows": lag_windows(now=now)},
-        "lag_per_hour": _slow("lag-per-hour", lambda: lag_per_hour(now=now)),
-        "outcomes": over_window("outcomes", outcomes),
-        "failures": over_window("failures", failures),
+        "lag": lag,
+        "lag_per_hour": lag_hourly,
+        "outcomes": outcomes_shown,
+        "failures": failures_shown,
         "forecast": {
             "start": tomorrow.start,
             "total": tomorrow.total,

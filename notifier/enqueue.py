@@ -13,6 +13,7 @@ from django.conf import settings
 
 FIRE_TASK_NAME = "notifier.fire"
 CANARY_RECEIVE_TASK_NAME = "notifier.canary_receive"
+CONSOLE_REFRESH_TASK_NAME = "notifier.console_refresh"
 
 # (notification id, when its task should run, deadline)
 Row = tuple[int, datetime, datetime]
@@ -52,3 +53,8 @@ def retries_enqueue(retries: list[tuple[int, float]]) -> None:
 def canary_receive_enqueue(*, countdown: float) -> None:
     """Read the canary queue once the run just scheduled should have arrived."""
     current_app.send_task(CANARY_RECEIVE_TASK_NAME, countdown=countdown, expires=countdown + 600)
+
+
+def console_refresh_enqueue() -> None:
+    """Have a worker recompute the console's slow figures (the page found them stale)."""
+    current_app.send_task(CONSOLE_REFRESH_TASK_NAME, expires=60)

@@ -9,7 +9,7 @@ from celery.signals import worker_process_init
 from delivery.aws import sns_client
 from notifier import dashboard, services, slo
 from notifier.canary_receive import canary_receive
-from notifier.enqueue import CANARY_RECEIVE_TASK_NAME, FIRE_TASK_NAME
+from notifier.enqueue import CANARY_RECEIVE_TASK_NAME, CONSOLE_REFRESH_TASK_NAME, FIRE_TASK_NAME
 from notifier.firing import fire
 
 
@@ -52,6 +52,6 @@ def canary_receive_task() -> None:
     canary_receive()
 
 
-@shared_task(name="notifier.console_refresh")
+@shared_task(name=CONSOLE_REFRESH_TASK_NAME)
 def console_refresh_task() -> None:
     dashboard.slow_figures_refresh()

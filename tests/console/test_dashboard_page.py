@@ -2,12 +2,14 @@
 data-metric equal to the ledger, the JSON twin, and the admin index's link to it."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from delivery.models import NotificationState as S
+from notifier import dashboard
 from notifier.models import CanaryRun
 from tests.console.ledger import canary_topic, event_on, row
 from tests.factories import make_topic
@@ -157,3 +159,37 @@ def test_the_canary_panel_shows_the_last_runs_and_its_lag(staff_client, settings
     settings.NOTIFIER_CANARY_INTERVAL_SECONDS = 0
     html = staff_client.get("/admin/dashboard/").content.decode()
     assert metric(html, "canary-status") == "off"
+
+
+def _age_the_cached_figures(by: timedelta) -> None:
+    for name in dashboard._slow_parts(timezone.now()):
+        computed_at, value = cache.get(f"console:{name}")
+        cache.set(f"console:{name}", (computed_at - by, value))
+
+
+def test_a_stale_slow_figure_is_shown_with_its_age_while_a_worker_recomputes_it(staff_client, monkeypatch):
+    """Beat down is when on-call looks: the page stays fast on the last figures, says how old
+    they are, and asks a worker (once a minute at most) to recompute them."""
+    asked = []
+    monkeypatch.setattr(dashboard, "console_refresh_enqueue", lambda: asked.append(True))
+    event = event_on(starts_in=-timedelta(hours=1))
+    row(event, S.EXPIRED, last_error="deadline passed")
+    dashboard.slow_figures_refresh()
+    page = "/admin/dashboard/?fragment=1&window=24h"
+    html = staff_client.get(page).content.decode()
+    assert metric(html, "outcome-total-expired") == "1" and "stale:" not in html and asked == []
+
+    row(event, S.EXPIRED, last_error="deadline passed")
+    _age_the_cached_figures(timedelta(minutes=10))
+    html = staff_client.get(page).content.decode()
+    assert metric(html, "outcome-total-expired") == "1"  # the cached figure, not recomputed in the request
+    as_of = datetime.fromisoformat(metric(html, "slow-figures-as-of"))
+    assert timedelta(minutes=9) < timezone.now() - as_of < timedelta(minutes=11)
+    assert "stale:" in html and asked == [True]
+    staff_client.get(page)
+    assert asked == [True]  # one request a minute, however many pages look
+
+    dashboard.slow_figures_refresh()  # what the worker asked runs
+    html = staff_client.get(page).content.decode()
+    assert metric(html, "outcome-total-expired") == "2" and "stale:" not in html
+    assert metric(html, "live-planned") == "0"  # live figures are read on every request
