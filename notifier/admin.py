@@ -113,7 +113,7 @@ class EventAdmin(events_admin.EventAdmin):
 
 
 @admin.register(CanaryRun)
-class CanaryRunAdmin(admin.ModelAdmin):
+class CanaryRunAdmin(delivery_admin.ReadOnlyAdmin):
     """The canary's runs, as the engine recorded them; operators read, never edit."""
 
     list_display = ["id", "due_at", "state", "lag_ms", "published_at", "received_at", "event"]
@@ -121,12 +121,3 @@ class CanaryRunAdmin(admin.ModelAdmin):
     date_hierarchy = "due_at"
     readonly_fields = ["event", "due_at", "published_at", "received_at", "lag_ms", "state", "created_at", "updated_at"]
     list_select_related = ["event"]
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
