@@ -1,8 +1,8 @@
 """``sync_sns``: find where SNS and the ``Subscription`` rows disagree, both ways, and
 repair it. Idempotent: a second run finds nothing to do.
 
-Per topic: the SNS topic and its inbox-queue subscription exist (and the canary queue's
-on the canary topic), and its server-side
+Per topic: the SNS topic and its inbox-queue subscription exist (the canary queue's
+instead on the canary topic), and its server-side
 encryption matches ``NOTIFIER_KMS_KEY_ID`` (so do the inbox queues'); every active target
 (topic, channel, endpoint) has its SNS subscription with the right filter policy and
 its rows record the ARN and confirmation status; every SNS subscription of a managed
@@ -145,7 +145,9 @@ def _topic_changes(topic: Topic) -> list[Change]:
                               lambda: sns_topic_encrypt(arn)))  # fmt: skip
     listed = list(_sns_subscriptions(topic.sns_topic_arn))
     inbox = inbox_queue_name(fifo=topic.fifo)
-    if not any(s["Protocol"] == "sqs" and s["Endpoint"].endswith(f":{inbox}") for s in listed):
+    if topic.slug != CANARY_TOPIC_SLUG and not any(
+        s["Protocol"] == "sqs" and s["Endpoint"].endswith(f":{inbox}") for s in listed
+    ):
         arn = topic.sns_topic_arn
         changes.append(Change("+", f"inbox queue {inbox} on {topic.slug}",
                               lambda: inbox_attach(topic_arn=arn, fifo=topic.fifo)))  # fmt: skip

@@ -1,6 +1,6 @@
 """Each Topic has one SNS topic, created idempotently (CreateTopic returns the existing one),
 signing with SHA256 (SignatureVersion 2) for webhooks, and the inbox queue subscribed
-(the canary's topic also has the engine's canary queue)."""
+(the canary's topic has the engine's canary queue instead)."""
 
 import logging
 
@@ -45,9 +45,10 @@ def topic_ensure_sns(*, topic: Topic, verify: bool = False) -> str:
         # Set apart from CreateTopic, which fails on AWS when an existing topic's attributes differ.
         sns_client().set_topic_attributes(TopicArn=arn, AttributeName="SignatureVersion", AttributeValue="2")
         sns_topic_encrypt(arn)
-        inbox_attach(topic_arn=arn, fifo=topic.fifo)
-        if topic.slug == CANARY_TOPIC_SLUG:
+        if topic.slug == CANARY_TOPIC_SLUG:  # the engine's own probe: nobody's inbox
             canary_queue_attach(topic_arn=arn)
+        else:
+            inbox_attach(topic_arn=arn, fifo=topic.fifo)
     except Exception as exc:
         raise classify(exc) from exc
     if arn != topic.sns_topic_arn:
