@@ -290,15 +290,16 @@ def outcomes(*, since: datetime, until: datetime) -> dict[str, Any]:
     return {"totals": totals, "topics": busiest[:MAX_TOPICS], "topics_total": len(topics)}
 
 
-def failure_url(reason: str) -> str:
-    """The Notification admin list of failed rows with this reason (delivery.admin.FailureReasonFilter)."""
-    query = urlencode({"state__exact": S.FAILED.value, "reason": reason})
+def failure_url(reason: str, since: datetime) -> str:
+    """The Notification admin list of the rows this reason counts: failed with it
+    (delivery.admin.FailureReasonFilter) since the window's start, as the count is."""
+    query = urlencode({"state__exact": S.FAILED.value, "reason": reason, "updated_at__gte": since.isoformat()})
     return f"{reverse('admin:delivery_notification_changelist')}?{query}"
 
 
 def failures(*, since: datetime, until: datetime) -> list[dict[str, Any]]:
     rows = fetch_all(_FAILURES_SQL, {"since": since, "until": until, "canary": CANARY_TOPIC_SLUG})
-    return [{"reason": reason, "count": count, "url": failure_url(reason)} for reason, count in rows]
+    return [{"reason": reason, "count": count, "url": failure_url(reason, since)} for reason, count in rows]
 
 
 CANARY_RUNS_SHOWN = 12

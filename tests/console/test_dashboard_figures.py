@@ -101,6 +101,8 @@ def test_failure_link_lists_exactly_those_rows_in_the_admin(client, staff_user):
     event = event_on()
     ours = [row(event, S.FAILED, last_error=f"permanent error: AuthorizationError: account {n}") for n in (1, 22)]
     other = row(event, S.FAILED, last_error="permanent error: something else")
+    two_hours = timedelta(hours=2)
+    earlier = row(event, S.FAILED, last_error="permanent error: AuthorizationError: account 3", ended_ago=two_hours)
     now = timezone.now()
     [failure] = [
         f for f in dashboard.failures(since=now - timedelta(hours=1), until=now) if "Authorization" in f["reason"]
@@ -109,6 +111,7 @@ def test_failure_link_lists_exactly_those_rows_in_the_admin(client, staff_user):
     assert page.status_code == 200
     listed = {n.pk for n in page.context["cl"].result_list}
     assert listed == {n.pk for n in ours} and other.pk not in listed
+    assert earlier.pk not in listed  # same reason, outside the window: not counted, not listed
 
 
 def test_queue_depths_from_sqs_and_unavailable_when_aws_fails(settings, monkeypatch):
