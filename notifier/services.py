@@ -5,12 +5,14 @@ step; the fire tasks they need are enqueued on commit (``notifier.enqueue``).
 """
 
 import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from notifier.arming import ArmResult, arm, arm_and_reconcile
-from notifier.canary import CANARY_AHEAD, canary_run_schedule, canary_runs_prune
+from notifier.canary import canary_run_schedule, canary_runs_prune
 from notifier.canary_receive import canary_receive
 from notifier.enqueue import canary_receive_enqueue
 from notifier.locks import PLAN_LOCK_NAME, RedisLock
@@ -56,13 +58,13 @@ def horizon_arm() -> ArmResult:
 CANARY_RECEIVE_AFTER_DUE_SECONDS = 10
 
 
-def canary_tick() -> CanaryRun:
+def canary_tick(*, now: datetime | None = None) -> CanaryRun:
     """The beat's canary pass: record what arrived since the last pass, drop runs past
-    keeping, schedule a new run, and read the queue again shortly after that run is due."""
+    keeping, schedule a new run, and read the queue again shortly after that run is due.
+    ``now``: the pass's time (the run is due ``CANARY_AHEAD`` after it)."""
     canary_receive()
     canary_runs_prune()
-    run = canary_run_schedule()
-    transaction.on_commit(
-        lambda: canary_receive_enqueue(countdown=CANARY_AHEAD.total_seconds() + CANARY_RECEIVE_AFTER_DUE_SECONDS)
-    )
+    run = canary_run_schedule(now=now)
+    read_in = (run.due_at - timezone.now()).total_seconds() + CANARY_RECEIVE_AFTER_DUE_SECONDS
+    transaction.on_commit(lambda: canary_receive_enqueue(countdown=max(0.0, read_in)))
     return run
