@@ -303,8 +303,8 @@ if NOTIFIER_CANARY_INTERVAL_SECONDS < 0:
 # --- The operator's console (issue 14) -----------------------------------------
 # Notifications the engine sends per minute, for the forecast's peak and expected lag.
 # 0: derive it, as the benchmark's rate per Celery pool process (notifier/forecast.py)
-# times NOTIFIER_WORKER_PROCESSES, the pool processes of every worker together (the chart's
-# default: 1 worker pod x concurrency 2; make run's worker: -c 2).
+# times NOTIFIER_WORKER_PROCESSES, the pool processes of every worker together (the chart
+# computes it: concurrency x replicas; make run's one worker: -c 2).
 NOTIFIER_CAPACITY_PER_MINUTE = env.int("NOTIFIER_CAPACITY_PER_MINUTE", default=0)
 NOTIFIER_WORKER_PROCESSES = env.int("NOTIFIER_WORKER_PROCESSES", default=2)
 if NOTIFIER_CAPACITY_PER_MINUTE < 0 or NOTIFIER_WORKER_PROCESSES < 1:
