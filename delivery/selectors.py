@@ -16,13 +16,19 @@ def renderer_for_topic(topic_id: int) -> Renderer:
     return Renderer(dict(MessageTemplate.objects.filter(topic_id=topic_id).values_list("part", "source")))
 
 
-# The canary's notifications (issue 14) are the engine's own and never count in users'
-# figures. A condition on delivery_notification's ``event_id`` for raw SQL; the subquery
-# is small (one event per canary run) and Postgres runs it once, hashed.
-USERS_ONLY_SQL = (
-    "event_id NOT IN (SELECT ce.id FROM events_event ce JOIN events_topic ct ON ct.id = ce.topic_id "
-    f"WHERE ct.slug = '{CANARY_TOPIC_SLUG}')"
-)
+def users_only_sql(notification_alias: str = "") -> str:
+    """The canary's notifications (issue 14) are the engine's own and never count in users'
+    figures: a condition on delivery_notification's ``event_id`` (under its alias in the
+    query, if any) for raw SQL. The subquery is small (one event per canary run) and
+    Postgres runs it once, hashed."""
+    column = f"{notification_alias}.event_id" if notification_alias else "event_id"
+    return (
+        f"{column} NOT IN (SELECT ce.id FROM events_event ce JOIN events_topic ct ON ct.id = ce.topic_id "
+        f"WHERE ct.slug = '{CANARY_TOPIC_SLUG}')"
+    )
+
+
+USERS_ONLY_SQL = users_only_sql()
 
 
 def users_notifications() -> QuerySet[Notification]:

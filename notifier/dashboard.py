@@ -30,7 +30,7 @@ from django.utils import timezone
 from delivery.aws import sqs_client
 from delivery.models import ACTIVE_STATES, TERMINAL_STATES, NotificationState
 from delivery.queues import inbox_queue_names, queue_attributes
-from delivery.selectors import failure_reason_sql
+from delivery.selectors import failure_reason_sql, users_only_sql
 from events.models import CANARY_TOPIC_SLUG
 from notifier import canary, forecast
 from notifier.enqueue import console_refresh_enqueue
@@ -51,11 +51,7 @@ SLOW_STALE_SECONDS = 2 * SLOW_REFRESH_SECONDS  # older: shown, and a worker aske
 SLOW_KEEP_SECONDS = 24 * 60 * 60  # a stale figure with its age beats a page that takes a second
 _REFRESH_ASKED_KEY = "console:refresh-asked"
 
-# The canary's events, hashed once per statement (a handful a day).
-NOT_CANARY = (
-    "n.event_id NOT IN (SELECT ce.id FROM events_event ce JOIN events_topic ct ON ct.id = ce.topic_id "
-    "WHERE ct.slug = %(canary)s)"
-)
+NOT_CANARY = users_only_sql("n")
 
 # Live rows: counted from the active index alone; the canary's few live rows (events that
 # start within a day or so) are counted apart and taken off, so no heap visit per row.
@@ -303,10 +299,6 @@ def failures(*, since: datetime, until: datetime) -> list[dict[str, Any]]:
 
 
 CANARY_RUNS_SHOWN = 12
-
-
-def _seconds(ms: int | None) -> float | None:
-    return None if ms is None else round(ms / 1000, 3)
 
 
 def canary_context() -> dict[str, Any]:

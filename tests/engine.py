@@ -2,6 +2,8 @@
 run, where they log, and the environment that points them at the test database and Redis."""
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -41,3 +43,13 @@ def engine_env(**overrides: str) -> dict[str, str]:
     )
     env.update(overrides)
     return env
+
+
+def wait_until(check: Callable[[], object], timeout: float) -> bool:
+    """Poll ``check`` every 0.2 s until it is truthy or ``timeout`` seconds pass; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return bool(check())

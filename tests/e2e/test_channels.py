@@ -14,7 +14,7 @@ from subscriptions.models import EndpointVerification
 from tests.aws import email_code, last_code, sms_sent, sns_published
 from tests.clients import client_for
 from tests.e2e.test_fire import create_event_due_in, create_topic
-from tests.engine import LOG_DIR, ROOT, engine_env
+from tests.engine import LOG_DIR, ROOT, engine_env, wait_until
 from tests.ids import unique_slug
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -53,15 +53,6 @@ def verify(api, channel: str, endpoint: str, read_code) -> None:
     entered = api.post("/api/v1/verifications/confirm/",
                        {"channel": channel, "endpoint": endpoint, "code": read_code()}, format="json")  # fmt: skip
     assert entered.status_code == 200, entered.content
-
-
-def wait_until(check, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
 
 
 def test_every_channel_delivers_and_a_muted_user_gets_nothing(celery_worker, consumer, staff_api, webhooks):

@@ -24,7 +24,7 @@ from delivery.models import DeliveryAttempt, InboxMessage, Notification, Notific
 from events.models import Event
 from subscriptions.services import subscription_create
 from tests.e2e.conftest import start_worker
-from tests.engine import LOG_DIR, ROOT, engine_env
+from tests.engine import LOG_DIR, ROOT, engine_env, wait_until
 from tests.factories import make_topic
 from tests.ids import unique_slug
 
@@ -90,15 +90,6 @@ def json_lines(path: Path) -> list[dict]:
         except json.JSONDecodeError:
             pytest.fail(f"{path.name} line {number} is not JSON: {line!r}")
     return parsed
-
-
-def wait_until(check, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
 
 
 def test_one_notification_is_followed_from_plan_to_inbox_with_one_filter(json_worker, json_consumer):
