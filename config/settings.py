@@ -288,6 +288,10 @@ NOTIFIER_PLAN_LOCK_TTL_SECONDS = env.int("NOTIFIER_PLAN_LOCK_TTL_SECONDS", defau
 NOTIFIER_ARM_INTERVAL_SECONDS = env.int("NOTIFIER_ARM_INTERVAL_SECONDS", default=10)
 NOTIFIER_ARM_HORIZON_SECONDS = env.int("NOTIFIER_ARM_HORIZON_SECONDS", default=300)
 NOTIFIER_RECONCILE_GRACE_SECONDS = env.int("NOTIFIER_RECONCILE_GRACE_SECONDS", default=15)
+# The arm pass asks the database only when the wake hint in Redis says a row may need it
+# (notifier/wake.py), and at least this often: the safety net for rows written around the
+# services. Idle, that is a dozen passes an hour instead of 360 (issue 15).
+NOTIFIER_RECONCILE_INTERVAL_SECONDS = env.int("NOTIFIER_RECONCILE_INTERVAL_SECONDS", default=300)
 NOTIFIER_SENDING_TIMEOUT_SECONDS = env.int("NOTIFIER_SENDING_TIMEOUT_SECONDS", default=30)
 NOTIFIER_SEND_LATE = env.bool("NOTIFIER_SEND_LATE", default=False)
 NOTIFIER_LAG_ALERT_SECONDS = env.int("NOTIFIER_LAG_ALERT_SECONDS", default=30)

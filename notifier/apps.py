@@ -9,3 +9,4 @@ class NotifierConfig(AppConfig):
         from notifier import signals
 
         signals.connect_post_migrate()
+        signals.connect_beat_schedule_changes()

@@ -1,24 +1,74 @@
-"""django-celery-beat's DatabaseScheduler with a liveness heartbeat on every tick.
+"""django-celery-beat's DatabaseScheduler with a liveness heartbeat on every tick, asking
+the database about schedule changes only when told of one (issue 15).
 
 Beat calls ``tick()`` at least every 5 s (the DatabaseScheduler's longest sleep), so a
 heartbeat file older than a minute means beat's loop is stuck or gone
 (config/heartbeat.py explains the probe).
+
+The stock scheduler reads ``PeriodicTasks.last_change()`` (plus a health-check
+``SELECT 1``) on every look at its schedule, several times a tick: two thirds of an idle
+engine's database transactions. Here a change to the schedule's tables bumps a counter in
+Redis (``schedule_changed_mark``, on commit), which beat reads each tick; the database is
+asked when the counter moved, when Redis cannot tell, and every BEAT_DB_CHECK_SECONDS
+for a change made around the ORM's signals (a queryset ``update()``, SQL). Last-run
+times are written every BEAT_SYNC_SECONDS rather than every 3 minutes: a beat restarted
+in between runs an interval task once early, and the nightly plan at most once more,
+which its lock and its idempotent SQL make harmless.
 """
 
+import logging
+import time
 from typing import Any
 
+import redis
 from django.conf import settings
+from django_celery_beat import schedulers
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from config.heartbeat import Heartbeat
+from notifier.redis_client import redis_client
+
+logger = logging.getLogger(__name__)
+
+CHANGES_KEY = "notifier:beat:schedule_changes"
+BEAT_DB_CHECK_SECONDS = 300
+BEAT_SYNC_SECONDS = 15 * 60
+
+# django-celery-beat re-reads every task and schedule row every 5 minutes whatever
+# changed (SCHEDULE_SYNC_MAX_INTERVAL, read at each look); the Redis counter and the
+# periodic change check above make that a rare safety net. Pinned by the beat's tests.
+schedulers.SCHEDULE_SYNC_MAX_INTERVAL = 30 * 60
+
+
+def schedule_changed_mark() -> None:
+    """Tell beat that the schedule's tables changed (receivers in notifier.signals)."""
+    try:
+        redis_client().incr(CHANGES_KEY)
+    except redis.RedisError as exc:  # beat finds the change at its next database check
+        logger.warning("beat not told of a schedule change (%s)", exc)
 
 
 class HeartbeatScheduler(DatabaseScheduler):
+    sync_every = BEAT_SYNC_SECONDS
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.heartbeat = Heartbeat(role="beat", directory=settings.NOTIFIER_HEARTBEAT_DIR)
         self.heartbeat.start()
+        self._changes_seen: bytes | None = None
+        self._next_db_check = 0.0
         super().__init__(*args, **kwargs)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         self.heartbeat.beat()
         return super().tick(*args, **kwargs)
+
+    def schedule_changed(self) -> bool:
+        try:
+            changes = redis_client().get(CHANGES_KEY) or b"0"
+        except redis.RedisError:
+            changes = None  # cannot tell: ask the database
+        if changes is not None and changes == self._changes_seen and time.monotonic() < self._next_db_check:
+            return False
+        self._changes_seen = changes
+        self._next_db_check = time.monotonic() + BEAT_DB_CHECK_SECONDS
+        return super().schedule_changed()

@@ -49,6 +49,10 @@ SLOW_WINDOWS = ("24h", "7d")
 SLOW_REFRESH_SECONDS = 60  # the beat's interval for slow_figures_refresh
 SLOW_STALE_SECONDS = 2 * SLOW_REFRESH_SECONDS  # older: shown, and a worker asked to recompute
 SLOW_KEEP_SECONDS = 24 * 60 * 60  # a stale figure with its age beats a page that takes a second
+# The beat refreshes the slow figures only while someone looked at the console this recently:
+# an engine nobody watches does not read a day of the ledger every minute (issue 15).
+WATCHED_KEY = "console:watched"
+WATCHED_SECONDS = 15 * 60
 _REFRESH_ASKED_KEY = "console:refresh-asked"
 
 NOT_CANARY = users_only_sql("n")
@@ -166,6 +170,15 @@ def slow_figures_refresh(*, now: datetime | None = None) -> None:
     now = now or timezone.now()
     figures = {f"console:{name}": (now, compute()) for name, compute in _slow_parts(now).items()}
     cache.set_many(figures, SLOW_KEEP_SECONDS)
+
+
+def slow_figures_refresh_if_watched() -> bool:
+    """The beat's refresh, when the console was looked at within WATCHED_SECONDS (a page
+    that finds the figures stale asks for one anyway); True if it ran."""
+    if cache.get(WATCHED_KEY) is None:
+        return False
+    slow_figures_refresh()
+    return True
 
 
 def forget_slow_figures() -> None:
@@ -330,6 +343,10 @@ def dashboard_data(*, window: str = DEFAULT_WINDOW, now: datetime | None = None)
     since = now - WINDOWS[window]
 
     as_of: list[datetime] = []  # when each slow figure shown was computed
+    try:
+        cache.set(WATCHED_KEY, 1, WATCHED_SECONDS)
+    except Exception as exc:  # the page works without its cache
+        logger.warning("console cache unavailable: %s", exc)
 
     def over_window(name: str, compute: Callable[..., T]) -> T:
         if window in SLOW_WINDOWS:

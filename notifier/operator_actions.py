@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ from notifier.enqueue import fire_enqueue
 from notifier.planning import KEY_SQL
 from notifier.scheduling import notification_key
 from notifier.sql import fetch_all, literals
+from notifier.wake import wake_lower
 
 S = NotificationState
 
@@ -95,6 +97,9 @@ def _rearm(
     with transaction.atomic():
         rows = fetch_all(sql, {**params, "ids": ids})
         transaction.on_commit(lambda: fire_enqueue(rows))
+        if rows:  # live again: the arm pass must look for a lost task after the grace
+            lost_check = now + timedelta(seconds=settings.NOTIFIER_RECONCILE_GRACE_SECONDS)
+            transaction.on_commit(lambda: wake_lower(lost_check))
     done = sorted(row[0] for row in rows)
     left = Notification.objects.select_related("event__topic").filter(pk__in=set(ids) - set(done)).order_by("pk")
     refused = {row.pk: why_not(row, now) for row in left}

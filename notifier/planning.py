@@ -28,6 +28,7 @@ from notifier import reasons
 from notifier.metrics import count_outcome
 from notifier.scheduling import KEY_TIMESTAMP_SQL_FORMAT
 from notifier.sql import literals
+from notifier.wake import wake_lower
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,9 @@ def _plan(
         cursor.execute(insert.format(event_filter=event_filter), params)
         planned_rows = cursor.fetchall()
     transaction.on_commit(lambda: _log_planned(planned_rows, topic, row_level))
+    if planned_rows:
+        first_arm = min(row[3] for row in planned_rows) - timedelta(seconds=settings.NOTIFIER_ARM_HORIZON_SECONDS)
+        transaction.on_commit(lambda: wake_lower(first_arm))
     return PlanResult(planned=[row[0] for row in planned_rows], retired=retired)
 
 

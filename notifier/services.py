@@ -19,6 +19,7 @@ from notifier.locks import PLAN_LOCK_NAME, RedisLock
 from notifier.models import CanaryRun
 from notifier.planning import PlanResult, plan_event, plan_horizon, plan_window
 from notifier.redis_client import redis_client
+from notifier.wake import db_pass_due, next_wake, wake_generation, wake_set
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,22 @@ def window_plan(*, hours: int | None = None) -> PlanResult:
     return result
 
 
-def horizon_arm() -> ArmResult:
-    """Every arm interval: plan what is due soon and has no row yet, reconcile, arm."""
-    plan_horizon()
-    return arm_and_reconcile()
+def horizon_arm(*, now: datetime | None = None) -> ArmResult:
+    """Plan what is due soon and has no row yet, reconcile, arm: the database pass."""
+    plan_horizon(now=now)
+    return arm_and_reconcile(now=now)
+
+
+def horizon_arm_when_needed(*, now: datetime | None = None) -> ArmResult | None:
+    """Every arm interval (the beat's task): the database pass when the wake hint says a
+    row may need it or the safety net's time has come, else nothing (None); then the
+    hint for the next pass, from the ledger (``notifier.wake``)."""
+    if not db_pass_due(now or timezone.now()):
+        return None
+    generation = wake_generation()
+    result = horizon_arm(now=now)
+    wake_set(next_wake(now or timezone.now()), generation)
+    return result
 
 
 # Read the canary queue this long after the run's due time: a run on time is recorded

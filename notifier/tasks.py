@@ -27,7 +27,7 @@ def plan_window_task(hours: int | None = None) -> None:
 
 @shared_task(name="notifier.arm")
 def arm_task() -> None:
-    services.horizon_arm()
+    services.horizon_arm_when_needed()
 
 
 @shared_task(name=FIRE_TASK_NAME)
@@ -39,7 +39,7 @@ def fire_task(notification_ids: list[int]) -> None:
 
 @shared_task(name="notifier.slo_check")
 def slo_check_task() -> None:
-    slo.slo_check()
+    slo.slo_check_when_needed()
 
 
 @shared_task(name="notifier.canary")
@@ -54,4 +54,4 @@ def canary_receive_task() -> None:
 
 @shared_task(name=CONSOLE_REFRESH_TASK_NAME)
 def console_refresh_task() -> None:
-    dashboard.slow_figures_refresh()
+    dashboard.slow_figures_refresh_if_watched()

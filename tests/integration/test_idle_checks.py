@@ -1,0 +1,92 @@
+"""An idle engine's periodic checks leave the database alone (issue 15): the SLO check
+while nothing is live and nothing was counted, the console's refresh while nobody looks,
+beat's schedule while nothing changed. Real PostgreSQL and Redis."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_celery_beat import schedulers
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from config.celery_app import app
+from delivery.models import Notification, NotificationState
+from notifier import dashboard
+from notifier.beat import ARM_TASK_NAME, beat_schedule_sync
+from notifier.beat_scheduler import HeartbeatScheduler
+from notifier.metrics import count_outcome
+from notifier.planning import plan_event
+from notifier.services import horizon_arm_when_needed
+from notifier.slo import QUIET_CHECK_SECONDS, slo_check_when_needed
+from tests.factories import make_event, make_topic
+
+pytestmark = pytest.mark.django_db
+
+
+def queries_of(call) -> tuple[object, int]:
+    with CaptureQueriesContext(connection) as captured:
+        result = call()
+    return result, len(captured)
+
+
+@override_settings(NOTIFIER_CANARY_INTERVAL_SECONDS=0)
+def test_the_slo_check_skips_the_ledger_only_while_idle_and_uncounted(redis, django_capture_on_commit_callbacks):
+    now = timezone.now()
+    horizon_arm_when_needed(now=now)  # the arm pass finds nothing live: quiet
+    assert queries_of(lambda: slo_check_when_needed(now=now))[1] > 0  # the first check reads the ledger
+    assert queries_of(lambda: slo_check_when_needed(now=now + timedelta(seconds=60))) == (None, 0)
+    count_outcome("sent")  # something finished: the next check reads the ledger
+    raised, asked = queries_of(lambda: slo_check_when_needed(now=now + timedelta(seconds=120)))
+    assert raised == [] and asked > 0
+    assert queries_of(lambda: slo_check_when_needed(now=now + timedelta(seconds=180))) == (None, 0)
+    later = now + timedelta(seconds=120 + QUIET_CHECK_SECONDS)
+    assert queries_of(lambda: slo_check_when_needed(now=later))[1] > 0  # at least every 10 minutes
+
+
+@override_settings(NOTIFIER_CANARY_INTERVAL_SECONDS=0)
+def test_a_live_row_keeps_the_slo_check_on_the_ledger(redis, django_capture_on_commit_callbacks):
+    now = timezone.now()
+    horizon_arm_when_needed(now=now)
+    slo_check_when_needed(now=now)
+    event = make_event(make_topic(), starts_in=timedelta(minutes=9))  # inside its lead: due now
+    with django_capture_on_commit_callbacks(execute=True):  # the plan lowers the hint: not quiet
+        plan_event(event_id=event.pk)
+    Notification.objects.filter(event=event).update(state=NotificationState.ARMED)
+    raised, asked = queries_of(lambda: slo_check_when_needed(now=timezone.now() + timedelta(seconds=60)))
+    assert asked > 0 and raised == ["undelivered past due"]
+
+
+def test_a_canary_keeps_the_slo_check_on_the_ledger(redis):
+    now = timezone.now()
+    horizon_arm_when_needed(now=now)
+    slo_check_when_needed(now=now)
+    assert queries_of(lambda: slo_check_when_needed(now=now + timedelta(seconds=60)))[1] > 0  # canary on (default)
+
+
+def test_the_console_figures_are_refreshed_only_while_someone_looks(redis):
+    cache.clear()
+    assert queries_of(dashboard.slow_figures_refresh_if_watched) == (False, 0)
+    dashboard.dashboard_data()  # someone looked
+    refreshed, asked = queries_of(dashboard.slow_figures_refresh_if_watched)
+    assert refreshed and asked > 0
+
+
+@pytest.mark.django_db(transaction=True)  # beat commits and closes connections as in production
+def test_beat_reads_its_schedule_only_when_told_of_a_change(redis):
+    beat_schedule_sync()
+    scheduler = HeartbeatScheduler(app=app, lazy=True)
+    scheduler.schedule  # noqa: B018 (the initial read)
+    assert schedulers.SCHEDULE_SYNC_MAX_INTERVAL == 30 * 60  # the stock full re-read every 5 min, made rare
+    scheduler.schedule_changed()  # the first look asks the database and remembers the mark
+    for _ in range(20):  # ticks look at the schedule several times each
+        assert queries_of(lambda: scheduler.schedule)[1] == 0
+    interval, _ = IntervalSchedule.objects.get_or_create(every=7, period=IntervalSchedule.SECONDS)
+    task = PeriodicTask.objects.get(name=ARM_TASK_NAME)  # an operator changes a task in the admin
+    task.interval = interval
+    task.save()
+    schedule, asked = queries_of(lambda: scheduler.schedule)
+    assert asked > 0 and schedule[ARM_TASK_NAME].schedule.run_every == timedelta(seconds=7)
