@@ -134,8 +134,10 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/notifier"),
 }
-# Workers keep connections between tasks; health checks drop ones the server closed.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+# Workers keep connections between tasks; health checks drop ones the server closed. Ten
+# minutes: an idle engine asks the database every few minutes (decision 0019), and each
+# new connection costs PostgreSQL a backend start and Django two statements.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # An unreachable server fails a request (and /readyz) in seconds, not after the OS's TCP timeout.
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)

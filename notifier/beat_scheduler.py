@@ -10,7 +10,8 @@ The stock scheduler reads ``PeriodicTasks.last_change()`` (plus a health-check
 engine's database transactions. Here a change to the schedule's tables bumps a counter in
 Redis (``schedule_changed_mark``, on commit), which beat reads each tick; the database is
 asked when the counter moved, when Redis cannot tell, and every BEAT_DB_CHECK_SECONDS
-for a change made around the ORM's signals (a queryset ``update()``, SQL). Last-run
+for a change made around the ORM's signals (a queryset ``update()``, SQL). The arm task
+is sent only when its wake hint says a database pass is due (decision 0019). Last-run
 times are written every BEAT_SYNC_SECONDS rather than every 3 minutes: a beat restarted
 in between runs an interval task once early, and the nightly plan at most once more,
 which its lock and its idempotent SQL make harmless.
@@ -22,11 +23,14 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.utils import timezone
 from django_celery_beat import schedulers
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from config.heartbeat import Heartbeat
 from notifier.redis_client import redis_client
+from notifier.tasks import arm_task
+from notifier.wake import db_pass_due
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +65,13 @@ class HeartbeatScheduler(DatabaseScheduler):
     def tick(self, *args: Any, **kwargs: Any) -> float:
         self.heartbeat.beat()
         return super().tick(*args, **kwargs)
+
+    def apply_entry(self, entry: Any, producer: Any = None) -> None:
+        # While no database pass is due (notifier.wake), no worker is woken to find that out;
+        # the task checks the hint itself as well, so one sent anyway does the same.
+        if entry.task == arm_task.name and not db_pass_due(timezone.now()):
+            return
+        super().apply_entry(entry, producer=producer)
 
     def schedule_changed(self) -> bool:
         try:

@@ -61,8 +61,10 @@ def horizon_arm_when_needed(*, now: datetime | None = None) -> ArmResult | None:
     if not db_pass_due(now or timezone.now()):
         return None
     generation = wake_generation()
-    result = horizon_arm(now=now)
-    wake_set(next_wake(now or timezone.now()), generation)
+    with transaction.atomic():  # one transaction for the pass and its hint: an idle pass costs one
+        result = horizon_arm(now=now)
+        wake = next_wake(now or timezone.now())
+        transaction.on_commit(lambda: wake_set(wake, generation))
     return result
 
 

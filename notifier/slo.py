@@ -7,7 +7,6 @@ Alerts go to the log at ERROR and, when ``NOTIFIER_ALERT_TOPIC_ARN`` is set, to 
 SNS topic for the operators.
 """
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,19 +18,13 @@ from delivery.aws import sns_client
 from delivery.models import ACTIVE_STATES, TERMINAL_STATES, NotificationState
 from delivery.selectors import USERS_ONLY_SQL
 from notifier.canary import canary_problems
-from notifier.metrics import COUNTERS_KEY
 from notifier.redis_client import redis_client
 from notifier.sql import fetch_all, literals
-from notifier.wake import quiet
 
 logger = logging.getLogger(__name__)
 
 RECENT = timedelta(minutes=15)
 LAST_CHECK_KEY = "notifier:slo:last_check"
-# The outcome counters and time of the last check that read the ledger (issue 15).
-LAST_FULL_CHECK_KEY = "notifier:slo:last_full_check"
-# An idle engine's check reads the ledger at least this often all the same.
-QUIET_CHECK_SECONDS = 600
 
 _SENT = literals(NotificationState.SENT)
 _ACTIVE = literals(*ACTIVE_STATES)
@@ -130,24 +123,6 @@ def alert(subject: str, message: str) -> None:
         sns_client().publish(TopicArn=topic_arn, Subject=f"[notifier] {subject}"[:100], Message=message)
     except Exception as exc:  # the log line above already carries the alert
         logger.warning("alert not published to %s: %s", topic_arn, exc)
-
-
-def slo_check_when_needed(*, now: datetime | None = None) -> list[str] | None:
-    """The beat's minute check, skipped (None) while nothing can have changed what it
-    reports: no outcome counted since the last check, nothing live that could be overdue
-    (``notifier.wake.quiet``), no canary to judge, and a check read the ledger within
-    QUIET_CHECK_SECONDS. The skipped minutes are covered by the next check's window."""
-    now = now or timezone.now()
-    client = redis_client()
-    counted = json.dumps(sorted((name.decode(), int(value)) for name, value in client.hgetall(COUNTERS_KEY).items()))
-    last = client.get(LAST_FULL_CHECK_KEY)
-    if last is not None and settings.NOTIFIER_CANARY_INTERVAL_SECONDS == 0 and quiet(now):
-        last_counted, last_at = json.loads(last)
-        if last_counted == counted and now.timestamp() - last_at < QUIET_CHECK_SECONDS:
-            return None
-    raised = slo_check(now=now)
-    client.set(LAST_FULL_CHECK_KEY, json.dumps([counted, now.timestamp()]))
-    return raised
 
 
 def slo_check(*, now: datetime | None = None) -> list[str]:

@@ -7,7 +7,7 @@ from celery import shared_task
 from celery.signals import worker_process_init
 
 from delivery.aws import sns_client
-from notifier import dashboard, services, slo
+from notifier import dashboard, services, slo_gate
 from notifier.canary_receive import canary_receive
 from notifier.enqueue import CANARY_RECEIVE_TASK_NAME, CONSOLE_REFRESH_TASK_NAME, FIRE_TASK_NAME
 from notifier.firing import fire
@@ -39,7 +39,7 @@ def fire_task(notification_ids: list[int]) -> None:
 
 @shared_task(name="notifier.slo_check")
 def slo_check_task() -> None:
-    slo.slo_check_when_needed()
+    slo_gate.slo_check_when_needed()
 
 
 @shared_task(name="notifier.canary")

@@ -14,7 +14,8 @@ from notifier.planning import plan_event
 from notifier.services import horizon_arm_when_needed
 from tests.factories import make_event, make_topic
 
-pytestmark = pytest.mark.django_db
+# Committed as in production: the pass sets its hint on commit.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 HORIZON = timedelta(seconds=300)  # the default NOTIFIER_ARM_HORIZON_SECONDS
 SAFETY = timedelta(seconds=300)  # the default NOTIFIER_RECONCILE_INTERVAL_SECONDS
@@ -50,8 +51,8 @@ def test_idle_passes_ask_the_database_only_at_the_safety_net(redis):
 def test_a_plan_brings_the_hint_forward_and_the_pass_arms_on_time(redis, django_capture_on_commit_callbacks):
     now = timezone.now()
     horizon_arm_when_needed(now=now)  # idle: the hint is the safety net's
-    row = plan(timedelta(minutes=10, seconds=200), django_capture_on_commit_callbacks)  # due in 200 s
-    assert not wake.quiet(now)
+    row = plan(timedelta(minutes=10, seconds=400), django_capture_on_commit_callbacks)  # due in 400 s
+    assert not wake.quiet(now) and row.state == NotificationState.PLANNED
     assert wake.wake_at() == pytest.approx(row.due_at - HORIZON, abs=timedelta(milliseconds=2))
     assert horizon_arm_when_needed(now=row.due_at - HORIZON - timedelta(seconds=1)) is None
     with django_capture_on_commit_callbacks(execute=True):

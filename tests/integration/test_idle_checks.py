@@ -15,16 +15,17 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from config.celery_app import app
 from delivery.models import Notification, NotificationState
-from notifier import dashboard
+from notifier import dashboard, wake
 from notifier.beat import ARM_TASK_NAME, beat_schedule_sync
 from notifier.beat_scheduler import HeartbeatScheduler
 from notifier.metrics import count_outcome
 from notifier.planning import plan_event
 from notifier.services import horizon_arm_when_needed
-from notifier.slo import QUIET_CHECK_SECONDS, slo_check_when_needed
+from notifier.slo_gate import QUIET_CHECK_SECONDS, slo_check_when_needed
 from tests.factories import make_event, make_topic
 
-pytestmark = pytest.mark.django_db
+# Committed as in production: the pass sets its hint on commit.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def queries_of(call) -> tuple[object, int]:
@@ -75,7 +76,6 @@ def test_the_console_figures_are_refreshed_only_while_someone_looks(redis):
     assert refreshed and asked > 0
 
 
-@pytest.mark.django_db(transaction=True)  # beat commits and closes connections as in production
 def test_beat_reads_its_schedule_only_when_told_of_a_change(redis):
     beat_schedule_sync()
     scheduler = HeartbeatScheduler(app=app, lazy=True)
@@ -90,3 +90,15 @@ def test_beat_reads_its_schedule_only_when_told_of_a_change(redis):
     task.save()
     schedule, asked = queries_of(lambda: scheduler.schedule)
     assert asked > 0 and schedule[ARM_TASK_NAME].schedule.run_every == timedelta(seconds=7)
+
+
+def test_beat_sends_the_arm_task_only_when_a_database_pass_is_due(redis):
+    beat_schedule_sync()
+    scheduler = HeartbeatScheduler(app=app, lazy=True)
+    arm_entry = scheduler.schedule[ARM_TASK_NAME]
+    horizon_arm_when_needed(now=timezone.now())  # idle: the next pass is the safety net's, minutes away
+    scheduler.apply_entry(arm_entry, producer=scheduler.producer)
+    assert redis.llen("celery") == 0  # no worker woken for nothing
+    redis.delete(wake.WAKE_KEY)  # no hint: a pass is due
+    scheduler.apply_entry(arm_entry, producer=scheduler.producer)
+    assert redis.llen("celery") == 1
