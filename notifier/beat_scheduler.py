@@ -10,15 +10,20 @@ The stock scheduler reads ``PeriodicTasks.last_change()`` (plus a health-check
 engine's database transactions. Here a change to the schedule's tables bumps a counter in
 Redis (``schedule_changed_mark``, on commit), which beat reads each tick; the database is
 asked when the counter moved, when Redis cannot tell, and every BEAT_DB_CHECK_SECONDS
-for a change made around the ORM's signals (a queryset ``update()``, SQL). The arm task
-is sent only when its wake hint says a database pass is due (decision 0019). Last-run
-times are written every BEAT_SYNC_SECONDS rather than every 3 minutes: a beat restarted
+for a change made around the ORM's signals (a queryset ``update()``, SQL).
+
+The arm task is sent only when its wake hint says a database pass is due, the SLO check
+only when it could find something, the console's refresh only while someone watches
+(decision 0019). Last-run times are written every BEAT_SYNC_SECONDS rather than every
+3 minutes: a beat restarted
 in between runs an interval task once early, and the nightly plan at most once more,
 which its lock and its idempotent SQL make harmless.
 """
 
 import logging
 import time
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -28,8 +33,10 @@ from django_celery_beat import schedulers
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from config.heartbeat import Heartbeat
+from notifier.dashboard import console_watched
 from notifier.redis_client import redis_client
-from notifier.tasks import arm_task
+from notifier.slo_gate import slo_check_due
+from notifier.tasks import arm_task, console_refresh_task, slo_check_task
 from notifier.wake import db_pass_due
 
 logger = logging.getLogger(__name__)
@@ -52,6 +59,14 @@ def schedule_changed_mark() -> None:
         logger.warning("beat not told of a schedule change (%s)", exc)
 
 
+# Tasks an idle engine need not run, and when they are wanted (decision 0019).
+_WANTED_WHEN: dict[str, Callable[[datetime], bool]] = {
+    arm_task.name: db_pass_due,
+    slo_check_task.name: slo_check_due,
+    console_refresh_task.name: lambda now: console_watched(),
+}
+
+
 class HeartbeatScheduler(DatabaseScheduler):
     sync_every = BEAT_SYNC_SECONDS
 
@@ -67,9 +82,10 @@ class HeartbeatScheduler(DatabaseScheduler):
         return super().tick(*args, **kwargs)
 
     def apply_entry(self, entry: Any, producer: Any = None) -> None:
-        # While no database pass is due (notifier.wake), no worker is woken to find that out;
-        # the task checks the hint itself as well, so one sent anyway does the same.
-        if entry.task == arm_task.name and not db_pass_due(timezone.now()):
+        # No worker is woken to find out it has nothing to do. Each task checks the same
+        # condition itself as well, so one sent anyway (by hand, by an older beat) does the same.
+        wanted = _WANTED_WHEN.get(entry.task)
+        if wanted is not None and not wanted(timezone.now()):
             return
         super().apply_entry(entry, producer=producer)
 

@@ -172,10 +172,15 @@ def slow_figures_refresh(*, now: datetime | None = None) -> None:
     cache.set_many(figures, SLOW_KEEP_SECONDS)
 
 
+def console_watched() -> bool:
+    """Someone looked at the console within WATCHED_SECONDS."""
+    return cache.get(WATCHED_KEY) is not None
+
+
 def slow_figures_refresh_if_watched() -> bool:
-    """The beat's refresh, when the console was looked at within WATCHED_SECONDS (a page
-    that finds the figures stale asks for one anyway); True if it ran."""
-    if cache.get(WATCHED_KEY) is None:
+    """The beat's refresh, when the console is watched (a page that finds the figures
+    stale asks for one anyway); True if it ran."""
+    if not console_watched():
         return False
     slow_figures_refresh()
     return True

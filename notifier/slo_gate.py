@@ -18,19 +18,32 @@ LAST_FULL_CHECK_KEY = "notifier:slo:last_full_check"
 QUIET_CHECK_SECONDS = 600
 
 
+def _outcomes_counted() -> str:
+    counters = redis_client().hgetall(COUNTERS_KEY)
+    return json.dumps(sorted((name.decode(), int(value)) for name, value in counters.items()))
+
+
+def slo_check_due(now: datetime) -> bool:
+    """False while nothing can have changed what the check reports: no outcome counted
+    since the last check that read the ledger, nothing live that could be overdue
+    (``notifier.wake.quiet``), no canary to judge, and that check is less than
+    QUIET_CHECK_SECONDS old. Beat asks too, so that no worker is woken to skip."""
+    if settings.NOTIFIER_CANARY_INTERVAL_SECONDS or not quiet(now):
+        return True
+    last = redis_client().get(LAST_FULL_CHECK_KEY)
+    if last is None:
+        return True
+    last_counted, last_at = json.loads(last)
+    return last_counted != _outcomes_counted() or now.timestamp() - last_at >= QUIET_CHECK_SECONDS
+
+
 def slo_check_when_needed(*, now: datetime | None = None) -> list[str] | None:
-    """The beat's minute check, skipped (None) while nothing can have changed what it
-    reports: no outcome counted since the last check, nothing live that could be overdue
-    (``notifier.wake.quiet``), no canary to judge, and a check read the ledger within
-    QUIET_CHECK_SECONDS. The skipped minutes are covered by the next check's window."""
+    """The beat's minute check, skipped (None) while ``slo_check_due`` says nothing can
+    have changed; the skipped minutes are covered by the next check's window."""
     now = now or timezone.now()
-    client = redis_client()
-    counted = json.dumps(sorted((name.decode(), int(value)) for name, value in client.hgetall(COUNTERS_KEY).items()))
-    last = client.get(LAST_FULL_CHECK_KEY)
-    if last is not None and settings.NOTIFIER_CANARY_INTERVAL_SECONDS == 0 and quiet(now):
-        last_counted, last_at = json.loads(last)
-        if last_counted == counted and now.timestamp() - last_at < QUIET_CHECK_SECONDS:
-            return None
+    if not slo_check_due(now):
+        return None
+    counted = _outcomes_counted()
     raised = slo_check(now=now)
-    client.set(LAST_FULL_CHECK_KEY, json.dumps([counted, now.timestamp()]))
+    redis_client().set(LAST_FULL_CHECK_KEY, json.dumps([counted, now.timestamp()]))
     return raised

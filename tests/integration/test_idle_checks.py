@@ -16,7 +16,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from config.celery_app import app
 from delivery.models import Notification, NotificationState
 from notifier import dashboard, wake
-from notifier.beat import ARM_TASK_NAME, beat_schedule_sync
+from notifier.beat import ARM_TASK_NAME, CONSOLE_TASK_NAME, SLO_TASK_NAME, beat_schedule_sync
 from notifier.beat_scheduler import HeartbeatScheduler
 from notifier.metrics import count_outcome
 from notifier.planning import plan_event
@@ -61,11 +61,12 @@ def test_a_live_row_keeps_the_slo_check_on_the_ledger(redis, django_capture_on_c
     assert asked > 0 and raised == ["undelivered past due"]
 
 
+@override_settings(NOTIFIER_CANARY_INTERVAL_SECONDS=300)
 def test_a_canary_keeps_the_slo_check_on_the_ledger(redis):
     now = timezone.now()
     horizon_arm_when_needed(now=now)
     slo_check_when_needed(now=now)
-    assert queries_of(lambda: slo_check_when_needed(now=now + timedelta(seconds=60)))[1] > 0  # canary on (default)
+    assert queries_of(lambda: slo_check_when_needed(now=now + timedelta(seconds=60)))[1] > 0  # the canary is judged
 
 
 def test_the_console_figures_are_refreshed_only_while_someone_looks(redis):
@@ -102,3 +103,21 @@ def test_beat_sends_the_arm_task_only_when_a_database_pass_is_due(redis):
     redis.delete(wake.WAKE_KEY)  # no hint: a pass is due
     scheduler.apply_entry(arm_entry, producer=scheduler.producer)
     assert redis.llen("celery") == 1
+
+
+@override_settings(NOTIFIER_CANARY_INTERVAL_SECONDS=0)
+def test_beat_sends_the_slo_check_and_the_console_refresh_only_when_wanted(redis):
+    beat_schedule_sync()
+    cache.clear()
+    scheduler = HeartbeatScheduler(app=app, lazy=True)
+    now = timezone.now()
+    horizon_arm_when_needed(now=now)
+    slo_check_when_needed(now=now)  # read the ledger: quiet and uncounted since
+    for name in (SLO_TASK_NAME, CONSOLE_TASK_NAME):
+        scheduler.apply_entry(scheduler.schedule[name], producer=scheduler.producer)
+    assert redis.llen("celery") == 0
+    count_outcome("sent")
+    dashboard.dashboard_data()  # someone looks at the console
+    for name in (SLO_TASK_NAME, CONSOLE_TASK_NAME):
+        scheduler.apply_entry(scheduler.schedule[name], producer=scheduler.producer)
+    assert redis.llen("celery") == 2
