@@ -1,6 +1,6 @@
 """``make bench``: this engine side by side with the designs users would otherwise pick,
 on real PostgreSQL, Redis and Celery worker processes, against a local SNS stub with
-0 ms and 20 ms of latency. Writes bench/results/<date>-<size>.{md,json}.
+0, 20 and 100 ms of latency. Writes bench/results/<date>-<size>.{md,json}.
 
     python bench/run.py --size tiny|quick|full [--repeat N]
 """
@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,24 +22,29 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import harness
+from bench.idle import IDLE_DESIGNS, SETTLE_S
 
-# "latencies": the SNS stub's answer delays, in ms; tiny (CI: does the bench still run?) takes +0 only.
+# "latencies": the SNS stub's answer delays, in ms (+100: a slow region); tiny (CI: does the bench
+# still run?) runs every scenario's code path, small. "burst_big": the engine-only burst at +0 ms.
+# "capacity": the pool sizes (children of one worker process) of the capacity check, at +20 ms.
 SIZES = {
-    "tiny": {"plan": 1_000, "arm": 500, "burst": 100, "steady_rate": 5, "steady_s": 4, "raw": 200, "idle_s": 10,
-             "console": 2_000, "repeat": 1, "latencies": (0,)},
-    "quick": {"plan": 20_000, "arm": 5_000, "burst": 5_000, "steady_rate": 10, "steady_s": 60, "raw": 5_000,
-              "idle_s": 120, "console": 100_000, "repeat": 3, "latencies": (0, 20)},
-    "full": {"plan": 100_000, "arm": 20_000, "burst": 5_000, "steady_rate": 10, "steady_s": 180, "raw": 10_000,
-             "idle_s": 600, "console": 1_000_000, "repeat": 5, "latencies": (0, 20)},
+    "tiny": {"plan": 1_000, "arm": 500, "burst": 100, "burst_big": 300, "steady_rate": 5, "steady_s": 4, "raw": 200,
+             "idle_s": 10, "console": 2_000, "repeat": 1, "latencies": (0, 20), "capacity": (1,)},
+    "quick": {"plan": 20_000, "arm": 5_000, "burst": 5_000, "burst_big": 30_000, "steady_rate": 10, "steady_s": 60,
+              "raw": 5_000, "idle_s": 120, "console": 100_000, "repeat": 3, "latencies": (0, 20, 100),
+              "capacity": (1, 2)},
+    "full": {"plan": 100_000, "arm": 20_000, "burst": 5_000, "burst_big": 30_000, "steady_rate": 10, "steady_s": 120,
+             "raw": 10_000, "idle_s": 600, "console": 1_000_000, "repeat": 3, "latencies": (0, 20, 100),
+             "capacity": (1, 2)},
 }  # fmt: skip
 ROOT = harness.ROOT
 WORKERS = (1, 4)  # worker processes, pool children each
+CAPACITY_LATENCY = 20  # ms: the capacity check's SNS latency (its 4-children row is the burst's own)
 SCENARIOS = ("plan", "arm", "memory", "idle", "raw", "burst", "steady", "console")
 
 
-def repeat(times: int, run: Callable[[], dict]) -> dict:
-    """Median of each figure over ``times`` runs, with the spread (min-max)."""
-    runs = [run() for _ in range(times)]
+def summarise(runs: list[dict]) -> dict:
+    """Median of each figure over ``runs``, with the spread (min-max)."""
     summary: dict = {"runs": runs}
     for key in runs[0]:
         values = [r[key] for r in runs if isinstance(r[key], (int, float))]
@@ -46,6 +52,40 @@ def repeat(times: int, run: Callable[[], dict]) -> dict:
             summary[key] = statistics.median(values)
             summary[f"{key}_spread"] = [min(values), max(values)]
     return summary
+
+
+def repeat(times: int, run: Callable[[], dict]) -> dict:
+    """Median of each figure over ``times`` runs, with the spread (min-max)."""
+    return summarise([run() for _ in range(times)])
+
+
+def estimate_seconds(size: dict, times: int, only: set[str]) -> float:
+    """A rough wall time of the run on a 2-core machine (start-ups, lead-ins, drains), printed
+    at the start so nobody starts a full run by mistake."""
+    burst, lead, start = size["burst"], 20 + 8, 8  # lead-in + plant; a worker's start and stop
+    latencies = size["latencies"]
+    cost = {
+        "plan": times * 2 * (size["plan"] / 4_000 + 10),
+        "arm": times * 2 * (size["arm"] / 2_000 + 5),
+        "memory": times * 2 * (start + 5 + size["plan"] / 2_000),
+        "idle": 60 + SETTLE_S + size["idle_s"] * times,  # side by side: one idle period per window
+        "console": 60 + size["console"] / 15_000,
+        "raw": times * len(latencies) * 2 * (5 + size["raw"] / 1_500),
+        "burst": times
+        * (
+            len(latencies) * (start + lead + burst / 300)  # the engine
+            + (len(latencies) - 1) * 2 * (start + lead + burst / 300)  # literal, clocked at +20, +100
+            + 2 * (start + lead + burst / 300)  # literal, clocked at +0
+            + (lead + 30 + burst / 300)
+            + (lead + burst / 300)  # the pollers, +0 only
+            + start
+            + lead
+            + size["burst_big"] / 300  # the big burst
+            + len(size["capacity"]) * (start + lead + burst / 100)  # the capacity check
+        ),
+        "steady": times * (len(latencies) + 2) * (start + 15 + size["steady_s"] + 5),
+    }
+    return sum(cost[name] for name in only)
 
 
 def environment() -> dict:
@@ -78,12 +118,19 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="quick")
     parser.add_argument("--repeat", type=int, default=None)
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated, of {', '.join(SCENARIOS)}")
+    parser.add_argument("--idle-seconds", type=float, default=None, help=argparse.SUPPRESS)  # for a short check
     args = parser.parse_args()
-    size = SIZES[args.size]
+    size = dict(SIZES[args.size])
+    if args.idle_seconds:
+        size["idle_s"] = args.idle_seconds
     times = args.repeat or size["repeat"]
     only = set(args.only.split(","))
     if only - set(SCENARIOS):
         parser.error(f"unknown scenario(s): {', '.join(sorted(only - set(SCENARIOS)))}")
+    started = time.monotonic()
+    say = lambda text: print(f"[bench] {text}", flush=True)  # noqa: E731
+    estimate = estimate_seconds(size, times, only)
+    say(f"size {args.size}, {times} repeat(s): estimated wall time {estimate / 60:.0f} min ({estimate:.0f} s)")
 
     harness.configure_environment()
     import django
@@ -94,13 +141,13 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from bench import dashboard, scenarios
+    from bench.idle import idle_side_by_side
     from bench.report import write_report
 
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     threads = settings.NOTIFIER_FIRE_THREADS
     results: dict = {"environment": environment(), "size": args.size, "repeat": times, "workers": WORKERS,
-                     "fire_threads": threads}  # fmt: skip
-    say = lambda text: print(f"[bench] {text}", flush=True)  # noqa: E731
+                     "fire_threads": threads, "estimated_s": estimate}  # fmt: skip
 
     if "plan" in only:
         say(f"plan {size['plan']} events")
@@ -121,11 +168,9 @@ def main() -> None:
             for design in ("engine", "literal")
         }
     if "idle" in only:
-        say(f"idle cost over {size['idle_s']} s")
-        results["idle"] = {
-            design: repeat(1, lambda d=design: scenarios.idle(size["idle_s"], design=d, work_dir=work))
-            for design in ("engine", "polling")
-        }
+        say(f"idle cost, {', '.join(IDLE_DESIGNS)} side by side: {times} window(s) of {size['idle_s']:.0f} s")
+        runs = idle_side_by_side(size["idle_s"], times, work)
+        results["idle"] = {design: summarise(design_runs) for design, design_runs in runs.items()}
     if "console" in only:
         say(f"console: dashboard and forecast over {size['console']:,} ledger rows")
         results["console"] = dashboard.console(size["console"])
@@ -140,7 +185,7 @@ def main() -> None:
                         size["raw"], processes=WORKERS[0] * WORKERS[1], threads=threads, batch=b, work_dir=work))
                     for kind in ("publish", "batch")
                 }  # fmt: skip
-            # The polling peer's lag is its poll interval, whatever SNS's latency: run it once.
+            # The polling peers' lag is their poll interval, whatever SNS's latency: run them once.
             designs = scenarios.BURST_DESIGNS if latency == 0 else ("engine", "literal", "clocked")
             if "burst" in only:
                 say(f"SNS stub +{latency} ms: burst of {size['burst']} ({', '.join(designs)})")
@@ -149,17 +194,32 @@ def main() -> None:
                         size["burst"], design=d, workers_spec=WORKERS, work_dir=work))
                     for design in designs
                 }  # fmt: skip
+                if latency == 0:
+                    say(f"SNS stub +0 ms: burst of {size['burst_big']} (engine)")
+                    results["burst_big_0ms"] = {"engine": repeat(times, lambda: scenarios.burst(
+                        size["burst_big"], design="engine", workers_spec=WORKERS, work_dir=work))}  # fmt: skip
+                if latency == CAPACITY_LATENCY:
+                    say(f"SNS stub +{latency} ms: capacity, burst of {size['burst']} with 1 worker x "
+                        f"{', '.join(map(str, size['capacity']))} children")  # fmt: skip
+                    results["capacity"] = {
+                        str(children): repeat(times, lambda c=children: scenarios.burst(
+                            size["burst"], design="engine", workers_spec=(1, c), work_dir=work))
+                        for children in size["capacity"] if (1, children) != WORKERS
+                    }  # fmt: skip
+                    results["capacity"][str(WORKERS[1])] = results[f"burst_{latency}ms"]["engine"]
             if "steady" in only:
                 say(f"SNS stub +{latency} ms: steady {size['steady_rate']}/s for {size['steady_s']} s")
                 results[f"steady_{latency}ms"] = {
                     design: repeat(times, lambda d=design: scenarios.steady(
                         size["steady_rate"], size["steady_s"], design=d, workers_spec=WORKERS, work_dir=work))
-                    for design in (("engine", "polling") if latency == 0 else ("engine",))
+                    for design in (("engine", "polling", "polling_1s") if latency == 0 else ("engine",))
                 }  # fmt: skip
     harness.clean_database()
     harness.flush_broker()
+    results["wall_s"] = time.monotonic() - started
     paths = write_report(results, ROOT / "bench" / "results")
     say(f"wrote {', '.join(str(p.relative_to(ROOT)) for p in paths)}")
+    say(f"wall time {results['wall_s'] / 60:.1f} min (estimated {estimate / 60:.0f} min)")
 
 
 if __name__ == "__main__":
