@@ -32,8 +32,10 @@ def _cell(block: dict | None, key: str, digits: int = 2) -> str:
     """A figure's median with its spread over the repeats: "1.23 (1.10-1.40)"."""
     if not block or key not in block:
         return "n/a"
-    spread = _spread(block, key, digits)
-    return f"{_fmt(block[key], digits)} ({spread})" if spread else _fmt(block[key], digits)
+    low, high = block.get(f"{key}_spread", [None, None])
+    if low is None or low == high:  # one run (or all alike): nothing to show
+        return _fmt(block[key], digits)
+    return f"{_fmt(block[key], digits)} ({_spread(block, key, digits)})"
 
 
 PEERS = {
@@ -198,7 +200,8 @@ def _capacity_lines(results: dict, cores: int) -> list[str]:
         block, n = capacity[children], int(children)
         per_s = block["drain_per_s"]
         lines.append(_row([
-            f"capacity: burst {block['notifications']:,.0f} @ +20 ms, 1 worker x {n} children: drained/s "
+            f"capacity: burst {block['notifications']:,.0f} @ +{results.get('capacity_latency', 20)} ms, "
+            f"1 worker x {n} children: drained/s "
             "(per child / per core used)",
             f"{_cell(block, 'drain_per_s')} ({_fmt(per_s / n)} / {_fmt(per_s / min(n, cores))})",
             "p99 lag (s)", _cell(block, "lag_p99_s"), "",
@@ -262,7 +265,7 @@ def markdown(results: dict) -> str:
         lines += _burst_lines(results, latency)
         if latency == 0:
             lines += _big_burst_lines(results)
-        if latency == 20:
+        if latency == results.get("capacity_latency"):
             lines += _capacity_lines(results, cores)
         lines += _steady_lines(results, latency)
     lines += _console_lines(results.get("console"))

@@ -232,16 +232,25 @@ BURST_DESIGNS = ("engine", "literal", "clocked", "polling", "polling_1s")
 POLL_INTERVALS = {"polling": 60.0, "polling_1s": 1.0}  # the polling peers: a minute, a second
 
 
-def burst(count: int, *, design: str, workers_spec: tuple[int, int], work_dir: Path) -> dict:
+def burst(
+    count: int,
+    *,
+    design: str,
+    workers_spec: tuple[int, int],
+    work_dir: Path,
+    lead_in: float = 20.0,
+    minute_poll_s: float = 60.0,
+) -> dict:
     """``count`` notifications due in the same second; lag = SNS ack - due (the ledger's lag_ms).
 
     A polling peer's next poll comes half its interval after the due second: its average
     case. The engine's figures add its worker's peak RSS during the burst beside its RSS
-    before it (sampled every 0.2 s): memory flat in the burst's size."""
-    lead_in = 20.0
+    before it (sampled every 0.2 s): memory flat in the burst's size. ``lead_in``: seconds
+    from planting to the due second, for the workers to start and the arm pass to run;
+    ``minute_poll_s``: the minute poller's interval (tiny shortens it: a smoke run)."""
     _plant_soon(count, seconds_ahead=lead_in, spread_s=0)
     if design in POLL_INTERVALS:
-        interval = POLL_INTERVALS[design]
+        interval = minute_poll_s if design == "polling" else POLL_INTERVALS[design]
         first = lead_in + interval / 2
         _poll(first_poll_in=first, run_for=first + 300, until_sent=count, interval=interval)
         return _lag_figures(count)
@@ -265,14 +274,22 @@ def burst(count: int, *, design: str, workers_spec: tuple[int, int], work_dir: P
     return {**_lag_figures(count), **memory}
 
 
-def steady(rate: float, seconds: float, *, design: str, workers_spec: tuple[int, int], work_dir: Path) -> dict:
+def steady(
+    rate: float,
+    seconds: float,
+    *,
+    design: str,
+    workers_spec: tuple[int, int],
+    work_dir: Path,
+    lead_in: float = 15.0,
+    minute_poll_s: float = 60.0,
+) -> dict:
     """``rate`` notifications a second, each due at its own instant; the engine's are armed
     by one arm pass (its horizon covers them all), the polling peer polls once a minute."""
     count = int(rate * seconds)
-    lead_in = 15.0
     _plant_soon(count, seconds_ahead=lead_in, spread_s=seconds)
     if design in POLL_INTERVALS:
-        interval = POLL_INTERVALS[design]
+        interval = minute_poll_s if design == "polling" else POLL_INTERVALS[design]
         _poll(first_poll_in=0, run_for=lead_in + seconds + interval + 1, until_sent=count, interval=interval)
         return _lag_figures(count)
     from notifier.arming import arm
