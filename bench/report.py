@@ -141,6 +141,11 @@ def _ratio_of(engine: dict, peer: dict, key: str, *, higher_is_better: bool) -> 
     return _ratio(engine.get(key), peer.get(key), higher_is_better=higher_is_better)
 
 
+def _times(value: float | None, base: float | None) -> str:
+    """``value`` as a multiple of ``base`` ("1.25x"): the canary's cost on top of the engine's."""
+    return f"{value / base:.2f}x" if value is not None and base else "n/a"
+
+
 def _idle_lines(idle: dict) -> list[str]:
     lines = []
     engine, canary = idle["engine"], idle.get("engine_canary")
@@ -153,7 +158,7 @@ def _idle_lines(idle: dict) -> list[str]:
         if canary:
             lines.append(_row([f"idle: {label} per hour, engine with the canary on (every 300 s)",
                                _cell(canary, key, digits), "engine, canary off", _cell(engine, key, digits),
-                               _ratio_of(canary, engine, key, higher_is_better=False)]))  # fmt: skip
+                               _times(canary.get(key), engine.get(key))]))  # fmt: skip
     return lines
 
 
