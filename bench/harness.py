@@ -3,12 +3,15 @@ processes, and bulk data made with SQL (the API would measure the API)."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,27 +60,39 @@ class Stub:
     def reset(self) -> None:
         self.log.write_text("")
 
+    def calls(self) -> dict[str, int]:
+        """Calls the stub has answered so far, per action ("sqs.ReceiveMessage": n, ...)."""
+        with urllib.request.urlopen(f"{self.url}/calls", timeout=10) as reply:
+            return json.loads(reply.read())
 
-@contextmanager
-def sns_stub(latency_ms: float, work_dir: Path) -> Iterator[Stub]:
-    log = work_dir / f"sns-{int(latency_ms)}ms.log"
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def start_stub(latency_ms: float, log: Path) -> Stub:
+    """An SNS + SQS stub process on a free port (bench/sns_stub.py); the caller stops it."""
     log.write_text("")
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "sns_stub.py"), "--latency-ms", str(latency_ms), "--log", str(log)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stdout is not None
-    port = int(process.stdout.readline())
+    return Stub(process, f"http://127.0.0.1:{int(process.stdout.readline())}", log)
+
+
+@contextmanager
+def sns_stub(latency_ms: float, work_dir: Path) -> Iterator[Stub]:
+    stub = start_stub(latency_ms, work_dir / f"sns-{int(latency_ms)}ms.log")
     previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    os.environ["AWS_ENDPOINT_URL"] = stub.url
     from delivery.aws import reset_clients
 
     reset_clients()
     try:
-        yield Stub(process, os.environ["AWS_ENDPOINT_URL"], log)
+        yield stub
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stub.stop()
         if previous is None:
             os.environ.pop("AWS_ENDPOINT_URL", None)
         else:
@@ -85,14 +100,14 @@ def sns_stub(latency_ms: float, work_dir: Path) -> Iterator[Stub]:
         reset_clients()
 
 
-def _spawn(name: str, args: list[str], work_dir: Path, extra_env: dict[str, str] | None) -> subprocess.Popen[bytes]:
+def spawn(name: str, args: list[str], work_dir: Path, extra_env: dict[str, str] | None) -> subprocess.Popen[bytes]:
     env = {**os.environ, **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
     log = (work_dir / f"{name}.log").open("w")
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
 
 
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
         os.killpg(process.pid, signal.SIGTERM)
     for process in processes:
@@ -110,7 +125,7 @@ def workers(
     from config.celery_app import app
 
     processes = [
-        _spawn(f"worker{index}", ["-m", "celery", "-A", "config", "worker", "-l", "warning", "-c", str(concurrency),
+        spawn(f"worker{index}", ["-m", "celery", "-A", "config", "worker", "-l", "warning", "-c", str(concurrency),
                "-n", f"bench{index}-{os.getpid()}@%h", "--without-mingle", "--without-gossip", "--without-heartbeat",
                "-I", "bench.tasks"], work_dir, extra_env)
         for index in range(count)
@@ -122,26 +137,30 @@ def workers(
     try:
         yield [process.pid for process in processes]
     finally:
-        _stop(processes)
+        stop(processes)
 
 
 @contextmanager
 def beat(work_dir: Path) -> Iterator[int]:
     """celery beat on django-celery-beat's DatabaseScheduler, as deployed; yields its pid."""
-    process = _spawn("beat", ["-m", "celery", "-A", "config", "beat", "-l", "warning"], work_dir, None)
+    process = spawn("beat", ["-m", "celery", "-A", "config", "beat", "-l", "warning"], work_dir, None)
     try:
         yield process.pid
     finally:
-        _stop([process])
+        stop([process])
 
 
-def database_transactions() -> int:
-    """Transactions the bench database has counted so far (every backend's, once flushed)."""
+def database_transactions(name: str | None = None) -> int:
+    """Transactions a database (the bench's by default) has counted so far (every backend's,
+    once flushed). Reading another database's count from here adds nothing to it."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+        cursor.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = COALESCE(%s, current_database())",
+            [name],
+        )
         return int(cursor.fetchone()[0])
 
 
@@ -156,6 +175,29 @@ def rss_kib(pid: int) -> int:
         except FileNotFoundError:
             continue
     return total
+
+
+class RssSampler(threading.Thread):
+    """Samples process trees' resident memory (summed) every ``every`` seconds until stopped;
+    ``peak_kib`` is the largest sample (a burst's memory, next to the idle worker's)."""
+
+    def __init__(self, pids: list[int], every: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.pids, self.every, self.peak_kib = pids, every, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.peak_kib = max(self.peak_kib, sum(rss_kib(pid) for pid in self.pids))
+            self.done.wait(self.every)
+
+    def __enter__(self) -> RssSampler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.join()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -19,10 +19,9 @@ from statistics import quantiles
 
 from bench.harness import (
     ROOT,
+    RssSampler,
     beat,
     clean_database,
-    cpu_seconds,
-    database_transactions,
     flush_broker,
     plant_events,
     rss_kib,
@@ -213,9 +212,10 @@ def clocked_tasks(todo: list) -> None:
         )  # fmt: skip
 
 
-def _poll(*, first_poll_in: float, run_for: float, until_sent: int = 0) -> float:
+def _poll(*, first_poll_in: float, run_for: float, until_sent: int = 0, interval: float = 60) -> float:
     """Run the polling peer (bench/polling.py) to its end; returns the CPU seconds it used."""
-    args = ["--first-poll-in", str(first_poll_in), "--run-for", str(run_for), "--until-sent", str(until_sent)]
+    args = ["--interval", str(interval), "--first-poll-in", str(first_poll_in), "--run-for", str(run_for),
+            "--until-sent", str(until_sent)]  # fmt: skip
     process = subprocess.Popen([sys.executable, "-m", "bench.polling", *args], cwd=ROOT, stdout=subprocess.DEVNULL)
     usage = _finish(process, "the polling peer")
     return usage.ru_utime + usage.ru_stime
@@ -228,41 +228,69 @@ def _lag_figures(count: int) -> dict:
             "not_sent": unsent}  # fmt: skip
 
 
-BURST_DESIGNS = ("engine", "literal", "clocked", "polling")
+BURST_DESIGNS = ("engine", "literal", "clocked", "polling", "polling_1s")
+POLL_INTERVALS = {"polling": 60.0, "polling_1s": 1.0}  # the polling peers: a minute, a second
 
 
-def burst(count: int, *, design: str, workers_spec: tuple[int, int], work_dir: Path) -> dict:
+def burst(
+    count: int,
+    *,
+    design: str,
+    workers_spec: tuple[int, int],
+    work_dir: Path,
+    lead_in: float = 20.0,
+    minute_poll_s: float = 60.0,
+) -> dict:
     """``count`` notifications due in the same second; lag = SNS ack - due (the ledger's lag_ms).
 
-    The polling peer's next poll comes 30 s after the due second: its average case."""
-    lead_in = 20.0
+    A polling peer's next poll comes half its interval after the due second: its average
+    case. The engine's figures add its worker's peak RSS during the burst beside its RSS
+    before it (sampled every 0.2 s): memory flat in the burst's size. ``lead_in``: seconds
+    from planting to the due second, for the workers to start and the arm pass to run;
+    ``minute_poll_s``: the minute poller's interval (tiny shortens it: a smoke run)."""
     _plant_soon(count, seconds_ahead=lead_in, spread_s=0)
-    if design == "polling":
-        _poll(first_poll_in=lead_in + 30, run_for=lead_in + 30 + 300, until_sent=count)
+    if design in POLL_INTERVALS:
+        interval = minute_poll_s if design == "polling" else POLL_INTERVALS[design]
+        first = lead_in + interval / 2
+        _poll(first_poll_in=first, run_for=first + 300, until_sent=count, interval=interval)
         return _lag_figures(count)
+    memory: dict[str, float] = {}
     with ExitStack() as running:
         if design == "engine":
-            running.enter_context(workers(*workers_spec, work_dir))
+            pids = running.enter_context(workers(*workers_spec, work_dir))
             from notifier.arming import arm
 
+            memory["worker_rss_idle_mib"] = sum(rss_kib(pid) for pid in pids) / 1024
+            sampler = running.enter_context(RssSampler(pids))
             arm()
         else:
             _arm_one_task_each(clocked=design == "clocked")
             running.enter_context(workers(*workers_spec, work_dir))
             if design == "clocked":
                 running.enter_context(beat(work_dir))
-        _wait_for_outcomes(count, timeout=lead_in + 180)
-    return _lag_figures(count)
+        _wait_for_outcomes(count, timeout=lead_in + 180 + count / 100)
+        if memory:
+            memory["worker_rss_peak_mib"] = sampler.peak_kib / 1024
+    return {**_lag_figures(count), **memory}
 
 
-def steady(rate: float, seconds: float, *, design: str, workers_spec: tuple[int, int], work_dir: Path) -> dict:
+def steady(
+    rate: float,
+    seconds: float,
+    *,
+    design: str,
+    workers_spec: tuple[int, int],
+    work_dir: Path,
+    lead_in: float = 15.0,
+    minute_poll_s: float = 60.0,
+) -> dict:
     """``rate`` notifications a second, each due at its own instant; the engine's are armed
     by one arm pass (its horizon covers them all), the polling peer polls once a minute."""
     count = int(rate * seconds)
-    lead_in = 15.0
     _plant_soon(count, seconds_ahead=lead_in, spread_s=seconds)
-    if design == "polling":
-        _poll(first_poll_in=0, run_for=lead_in + seconds + 61, until_sent=count)
+    if design in POLL_INTERVALS:
+        interval = minute_poll_s if design == "polling" else POLL_INTERVALS[design]
+        _poll(first_poll_in=0, run_for=lead_in + seconds + interval + 1, until_sent=count, interval=interval)
         return _lag_figures(count)
     from notifier.arming import arm
 
@@ -325,40 +353,7 @@ def raw_ceiling(count: int, *, processes: int, threads: int, batch: bool, work_d
     return {"notifications": per_process * processes, "wall_s": wall, "per_s": per_process * processes / wall}
 
 
-# --- idle cost ------------------------------------------------------------------------
-
-
-def idle(seconds: float, *, design: str, work_dir: Path) -> dict:
-    """Nothing due: CPU seconds and database transactions an hour of waiting costs. The
-    engine runs its worker and beat (arm pass every NOTIFIER_ARM_INTERVAL_SECONDS, SLO
-    check, ...); the polling peer its loop."""
-    clean_database()
-    flush_broker()
-    if design == "polling":
-        before = database_transactions()
-        started = time.perf_counter()
-        cpu = _poll(first_poll_in=0, run_for=seconds)  # includes its start-up: a loop has little else
-        wall = time.perf_counter() - started
-        time.sleep(1)
-        return _idle_figures(cpu, database_transactions() - before, wall)
-    from notifier.beat import beat_schedule_sync
-
-    beat_schedule_sync()
-    with workers(1, 4, work_dir) as worker_pids, beat(work_dir) as beat_pid:
-        time.sleep(12)  # start-up done and its statistics flushed (PostgreSQL flushes idle backends within 10 s)
-        pids = [*worker_pids, beat_pid]
-        cpu_before, before = sum(cpu_seconds(pid) for pid in pids), database_transactions()
-        started = time.perf_counter()
-        time.sleep(seconds)
-        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
-        wall = time.perf_counter() - started
-    time.sleep(1)  # the stopped backends' last statistics
-    return _idle_figures(cpu, database_transactions() - before, wall)
-
-
-def _idle_figures(cpu: float, transactions: int, wall: float) -> dict:
-    per_hour = 3600 / wall
-    return {"seconds": wall, "cpu_s_per_hour": cpu * per_hour, "db_transactions_per_hour": transactions * per_hour}
+# Idle cost: bench/idle.py (every design side by side, each on its own database).
 
 
 # --- memory -------------------------------------------------------------------------
