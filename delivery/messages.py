@@ -95,9 +95,10 @@ def build_message(
     bodies = {"default": document}
     subject = None
     try:
-        for channel in adapters():
-            bodies.update(channel.bodies(facts, renderer))
-            subject = subject or channel.subject(facts, renderer)
+        with renderer.display_zone():
+            for channel in adapters():
+                bodies.update(channel.bodies(facts, renderer))
+                subject = subject or channel.subject(facts, renderer)
     except Exception as exc:  # a topic's template failing on this event's data: retrying cannot help
         raise DeliveryError(f"rendering failed: {type(exc).__name__}: {exc}", permanent=True) from exc
     body = json.dumps(bodies, separators=(",", ":"))

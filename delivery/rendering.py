@@ -5,7 +5,9 @@ Text parts render with autoescaping off (an SMS must not read ``&amp;``); the in
 body is HTML and renders with it on, so an event title cannot inject markup.
 """
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,13 +90,41 @@ class Renderer:
 
     def __init__(self, overrides: dict[str, str]) -> None:
         self.overrides = overrides  # part name -> template source
+        self._templates: dict[tuple[str, bool], Template] = {}
+        self._zoned = False  # inside ``display_zone``: the time zone is already active
+
+    def _template(self, part: TemplatePart) -> Template:
+        """Looked up once per renderer: the loader's and the compile cache's lookups cost
+        more than the render of a short part (issue 15)."""
+        key = (part.name, part.html)
+        template = self._templates.get(key)
+        if template is None:
+            source = self.overrides.get(part.name)
+            if source is not None:
+                template = _compile(source, part.html)
+            else:
+                template = _engine(part.html).get_template(part.default_file)
+            self._templates[key] = template
+        return template
+
+    @contextlib.contextmanager
+    def display_zone(self) -> Iterator["Renderer"]:
+        """Activate the display time zone once around many renders (every part of a
+        message, or of many) instead of once per part; what renders is the same."""
+        if self._zoned:
+            yield self
+            return
+        with timezone.override(ZoneInfo(settings.NOTIFIER_DISPLAY_TIMEZONE)):
+            self._zoned = True
+            try:
+                yield self
+            finally:
+                self._zoned = False
 
     def render(self, part: TemplatePart, facts: MessageFacts, **extra: Any) -> str:
-        html = part.html
-        source = self.overrides.get(part.name)
-        template = _compile(source, html) if source is not None else _engine(html).get_template(part.default_file)
-        with timezone.override(ZoneInfo(settings.NOTIFIER_DISPLAY_TIMEZONE)):
-            return template.render(Context({**facts.context, **extra}, autoescape=html)).strip()
+        with self.display_zone():
+            context = Context({**facts.context, **extra}, autoescape=part.html)
+            return self._template(part).render(context).strip()
 
 
 def template_check(part: TemplatePart, source: str) -> None:
