@@ -232,6 +232,11 @@ BURST_DESIGNS = ("engine", "literal", "clocked", "polling", "polling_1s")
 POLL_INTERVALS = {"polling": 60.0, "polling_1s": 1.0}  # the polling peers: a minute, a second
 
 
+def _poll_interval(design: str, minute_poll_s: float) -> float:
+    """A polling peer's interval; tiny shortens the minute poller's (a smoke run)."""
+    return minute_poll_s if design == "polling" else POLL_INTERVALS[design]
+
+
 def burst(
     count: int,
     *,
@@ -250,7 +255,7 @@ def burst(
     ``minute_poll_s``: the minute poller's interval (tiny shortens it: a smoke run)."""
     _plant_soon(count, seconds_ahead=lead_in, spread_s=0)
     if design in POLL_INTERVALS:
-        interval = minute_poll_s if design == "polling" else POLL_INTERVALS[design]
+        interval = _poll_interval(design, minute_poll_s)
         first = lead_in + interval / 2
         _poll(first_poll_in=first, run_for=first + 300, until_sent=count, interval=interval)
         return _lag_figures(count)
@@ -289,7 +294,7 @@ def steady(
     count = int(rate * seconds)
     _plant_soon(count, seconds_ahead=lead_in, spread_s=seconds)
     if design in POLL_INTERVALS:
-        interval = minute_poll_s if design == "polling" else POLL_INTERVALS[design]
+        interval = _poll_interval(design, minute_poll_s)
         _poll(first_poll_in=0, run_for=lead_in + seconds + interval + 1, until_sent=count, interval=interval)
         return _lag_figures(count)
     from notifier.arming import arm

@@ -35,7 +35,7 @@ from notifier.enqueue import retries_enqueue
 from notifier.records import FireResult, Outcome, close_lost_attempt, finish, finish_sent
 from notifier.retrying import defer, handle_error
 from notifier.scheduling import lag_ms, notification_key
-from notifier.sql import literals
+from notifier.sql import fetch_all, literals
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +79,7 @@ def claim(*, notification_ids: list[int], now: datetime | None = None) -> dict[i
     now = now or timezone.now()
     # The worker as its log lines name it, on each attempt.
     params = {"now": now, "ids": list(notification_ids), "worker": worker_name()[:200]}
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, params)
-        return dict(cursor.fetchall())
+    return dict(fetch_all(_CLAIM_SQL, params))  # one statement: the claim and its attempts commit together
 
 
 def _stale_reason(notification: Notification, event: Event, now: datetime) -> tuple[str, str] | None:
