@@ -10,6 +10,7 @@ from celery import Celery, signals
 from config.json_logging import JsonFormatter, json_say, name_worker_lines
 from config.masking import ContactDataFilter
 from config.worker_heartbeat import WorkerHeartbeat
+from config.worker_idle import QuietIdleWorker
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -17,6 +18,7 @@ app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.steps["worker"].add(WorkerHeartbeat)
+app.steps["worker"].add(QuietIdleWorker)
 
 
 def _json_logs() -> bool:

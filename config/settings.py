@@ -426,6 +426,9 @@ CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # django-celery-beat's DatabaseScheduler, plus a liveness heartbeat on every tick.
 CELERY_BEAT_SCHEDULER = "notifier.beat_scheduler:HeartbeatScheduler"
+# Beat wakes for the arm entry every NOTIFIER_ARM_INTERVAL_SECONDS anyway; waking every
+# 5 s besides (django-celery-beat's default) doubled an idle beat's CPU (issue 15).
+CELERY_BEAT_MAX_LOOP_INTERVAL = max(5, NOTIFIER_ARM_INTERVAL_SECONDS)
 
 # "json": one JSON object per line, with the notification's fields (config/json_logging.py),
 # for a log pipeline to filter on; "text" for people at a terminal.

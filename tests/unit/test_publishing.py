@@ -17,3 +17,20 @@ def test_batches_hold_ten_messages_of_one_topic_within_the_size_limit():
     assert {m.topic_arn for m in grouped[3]} == {"arn:b"}
     big = list(batches([message(n, size=BATCH_MAX_BYTES // 3 + 1) for n in range(5)]))
     assert [len(batch) for batch in big] == [2, 2, 1]  # three would be over 256 KiB in one call
+
+
+def test_the_form_body_is_what_botocore_would_send():
+    """delivery.aws encodes query-protocol bodies with its own table (issue 15): byte for
+    byte what botocore's urlencode (quote_plus) makes, for any text a template can produce."""
+    from urllib.parse import urlencode
+
+    from botocore.awsrequest import AWSRequest
+
+    from delivery.aws import form_encode_body
+
+    texts = ["plain", "a b+c&d=e%f", '{"default":"x","sms":"é €\\n"}', "😀\t~_.-", "".join(map(chr, range(1, 600)))]
+    data = {f"PublishBatchRequestEntries.member.{n}.Message": text for n, text in enumerate(texts, 1)}
+    data["Action"] = "PublishBatch"
+    request = AWSRequest(method="POST", url="https://sns.example", data=dict(data))
+    form_encode_body(request)
+    assert request.data == urlencode(data, doseq=True).encode()

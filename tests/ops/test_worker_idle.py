@@ -1,0 +1,63 @@
+"""What an idle worker wakes up for (config/worker_idle.py, issue 15): a real worker on a
+Redis of its own announces its event heartbeat every 30 s (Flower reads the interval from
+the event) and renews its empty BRPOP every 20 s, not every second."""
+
+import sys
+import threading
+import time
+
+import pytest
+import redis
+
+from config.celery_app import app
+from config.worker_idle import BROKER_BLOCKING_POP_SECONDS, EVENT_HEARTBEAT_SECONDS
+from tests.engine import engine_env
+from tests.ops.test_liveness import broker, start, stop  # noqa: F401 (broker is a fixture)
+
+
+def blocking_pops(url: str, found: list[list[str]], seconds: float) -> None:
+    """The first BRPOP the broker sees within ``seconds`` (MONITOR), split into words."""
+    deadline = time.monotonic() + seconds
+    with redis.Redis.from_url(url).monitor() as monitor:
+        for command in monitor.listen():
+            if command["command"].upper().startswith("BRPOP"):
+                found.append(command["command"].split())
+            if found or time.monotonic() > deadline:
+                return
+
+
+def worker_announcements(url: str, found: list[dict], seconds: float) -> None:
+    """The first worker-online or worker-heartbeat event within ``seconds``."""
+
+    def heard(event: dict) -> None:
+        found.append(event)
+        receiver.should_stop = True
+
+    with app.connection_for_read(url) as connection:
+        handlers = {"worker-online": heard, "worker-heartbeat": heard}
+        receiver = app.events.Receiver(connection, handlers=handlers)
+        receiver.capture(limit=None, timeout=seconds, wakeup=False)
+
+
+@pytest.mark.django_db
+def test_an_idle_worker_beats_every_30_s_and_renews_its_blocking_pop_every_20_s(tmp_path, broker):  # noqa: F811
+    env = engine_env(REDIS_URL=broker, CELERY_BROKER_URL=broker, NOTIFIER_HEARTBEAT_DIR=str(tmp_path))
+    pops: list[list[str]] = []
+    announced: list[dict] = []
+    # Both listen before the worker starts: its first BRPOP and its worker-online event
+    # (if the receiver is not bound in time, its first heartbeat) say the same as later ones.
+    listeners = [threading.Thread(target=blocking_pops, args=(broker, pops, 60)),
+                 threading.Thread(target=worker_announcements, args=(broker, announced, 60))]  # fmt: skip
+    for listener in listeners:
+        listener.start()
+    time.sleep(1)
+    worker = start([sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info", "-c", "1", "-n", "idle@%h"],
+                   env=env, log=tmp_path / "worker.log")  # fmt: skip
+    try:
+        for listener in listeners:
+            listener.join()
+        # The event says how often the worker beats: Flower marks it offline after twice that.
+        assert announced and announced[0]["freq"] == EVENT_HEARTBEAT_SECONDS, announced
+        assert pops and pops[0][-1] == str(BROKER_BLOCKING_POP_SECONDS), pops
+    finally:
+        stop(worker)
