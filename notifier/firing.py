@@ -241,6 +241,8 @@ def _send(claimed: dict[int, int], published: dict[int, tuple[str, datetime]]) -
     ]
     finish_sent(sent)
     result.sent = [row.pk for row, *_ in sent]
+    if not logger.isEnabledFor(logging.INFO):  # a burst's fields are not built for nothing
+        return result
     for row, message_id, _, lag in sent:
         fields = _fields(row, claimed[row.pk], lag_ms=lag, sns_message_id=message_id)
         logger.info("sent notification=%s event=%s lag_ms=%s sns_message_id=%s", row.pk, row.event_id, lag, message_id,
