@@ -92,6 +92,7 @@ class Renderer:
         self.overrides = overrides  # part name -> template source
         self._templates: dict[tuple[str, bool], Template] = {}
         self._zoned = False  # inside ``display_zone``: the time zone is already active
+        self._shared: tuple[tuple[int, bool], MessageFacts, Context] | None = None
 
     def _template(self, part: TemplatePart) -> Template:
         """Looked up once per renderer: the loader's and the compile cache's lookups cost
@@ -121,9 +122,20 @@ class Renderer:
             finally:
                 self._zoned = False
 
+    def _context(self, facts: MessageFacts, html: bool) -> Context:
+        """One Context for every part of a message that escapes alike (most messages
+        have five parts): building one per part cost as much as rendering a short one."""
+        key = (id(facts), html)
+        if self._shared is None or self._shared[0] != key or self._shared[1] is not facts:
+            self._shared = (key, facts, Context(facts.context, autoescape=html))
+        return self._shared[2]
+
     def render(self, part: TemplatePart, facts: MessageFacts, **extra: Any) -> str:
-        with self.display_zone():
-            context = Context({**facts.context, **extra}, autoescape=part.html)
+        if not self._zoned:
+            with self.display_zone():
+                return self.render(part, facts, **extra)
+        context = self._context(facts, part.html)
+        with context.push(extra):  # what one part's template sets is not seen by the next
             return self._template(part).render(context).strip()
 
 

@@ -16,13 +16,14 @@ _valid_email = EmailValidator(message="Enter a valid email address.")
 
 # SNS: the subject is ASCII, one line, under 100 characters.
 SUBJECT_MAX_CHARS = 99
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def sns_subject(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     # Whitespace becomes one space; other control characters would make SNS refuse the publish.
     line = re.sub(r"\s+", " ", ascii_text)
-    line = "".join(ch for ch in line if not unicodedata.category(ch).startswith("C")).strip()
+    line = _ASCII_CONTROL.sub("", line).strip()  # category C of ASCII: what is left of it
     if len(line) > SUBJECT_MAX_CHARS:
         line = line[: SUBJECT_MAX_CHARS - 3].rstrip() + "..."
     return line or "Notification"

@@ -29,3 +29,25 @@ def test_broken_templates_are_refused_with_the_reason():
     with pytest.raises(ValidationError, match="Template error"):
         template_check(EMAIL_BODY, "{% load nonexistent %}")
     template_check(SMS_BODY, "{{ event.title }} at {{ starts_time_text }}")  # a good one passes
+
+
+def test_parts_of_one_message_share_a_context_but_not_what_a_template_sets():
+    """The renderer builds one Context per message (issue 15); a variable one part's
+    template sets must not reach the next part, as with a Context per part."""
+    from datetime import UTC, datetime
+
+    from delivery.channels.email import EMAIL_SUBJECT
+    from delivery.rendering import MessageFacts, Renderer
+
+    starts = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    facts = MessageFacts(
+        notification_id=1, key="k", event_id=1, title="Launch", description="", topic_slug="t", topic_name="T",
+        starts_at=starts, due_at=starts, lead_minutes=10,
+    )  # fmt: skip
+    renderer = Renderer({EMAIL_SUBJECT.name: "{% cycle 'x' 'y' as leaked silent %}{{ event.title }}",
+                         SMS_BODY.name: "[{{ leaked }}] {{ event.title }}"})  # fmt: skip
+    with renderer.display_zone():
+        assert renderer.render(EMAIL_SUBJECT, facts) == "Launch"
+        assert renderer.render(SMS_BODY, facts) == "[] Launch"
+        assert renderer.render(SMS_BODY, facts, event={"title": "Launc…"}) == "[] Launc…"  # extra: this part only
+        assert renderer.render(SMS_BODY, facts) == "[] Launch"
