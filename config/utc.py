@@ -23,7 +23,11 @@ def to_utc(value: datetime) -> datetime:
 
 def utc_iso(value: datetime) -> str:
     """Canonical UTC ISO-8601 with microseconds: the notification key and every message use it."""
-    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = to_utc(value)
+    if utc.year < 1000:  # strftime writes such a year without zero padding: keys made so stay so
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The same text as that strftime, a few times faster (three a notification on the fire path).
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def offset_in_range(value: datetime) -> bool:

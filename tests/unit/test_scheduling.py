@@ -33,6 +33,9 @@ def test_key_is_stable_and_changes_with_start_or_lead():
 def test_utc_iso_is_canonical():
     value = datetime(2026, 6, 1, 19, 0, 5, 120, tzinfo=LONDON)
     assert utc_iso(value) == "2026-06-01T18:00:05.000120Z"
+    assert utc_iso(datetime(2026, 6, 1, 18, 0, tzinfo=UTC)) == "2026-06-01T18:00:00.000000Z"  # whole seconds too
+    ancient = datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)  # as strftime always wrote it: keys made so stay equal
+    assert utc_iso(ancient) == ancient.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def test_visibility_timeout_exceeds_the_horizon():
