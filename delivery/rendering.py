@@ -92,7 +92,7 @@ class Renderer:
         self.overrides = overrides  # part name -> template source
         self._templates: dict[tuple[str, bool], Template] = {}
         self._zoned = False  # inside ``display_zone``: the time zone is already active
-        self._shared: tuple[tuple[int, bool], MessageFacts, Context] | None = None
+        self._shared: tuple[MessageFacts, bool, Context] | None = None
 
     def _template(self, part: TemplatePart) -> Template:
         """Looked up once per renderer: the loader's and the compile cache's lookups cost
@@ -125,9 +125,8 @@ class Renderer:
     def _context(self, facts: MessageFacts, html: bool) -> Context:
         """One Context for every part of a message that escapes alike (most messages
         have five parts): building one per part cost as much as rendering a short one."""
-        key = (id(facts), html)
-        if self._shared is None or self._shared[0] != key or self._shared[1] is not facts:
-            self._shared = (key, facts, Context(facts.context, autoescape=html))
+        if self._shared is None or self._shared[0] is not facts or self._shared[1] != html:
+            self._shared = (facts, html, Context(facts.context, autoescape=html))
         return self._shared[2]
 
     def render(self, part: TemplatePart, facts: MessageFacts, **extra: Any) -> str:

@@ -15,8 +15,6 @@ _GSM7_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")  # each costs two septets
-
-
 _GSM7 = _GSM7_BASIC | _GSM7_EXTENDED
 
 
