@@ -53,9 +53,18 @@ def observe_lags(lags_ms: Iterable[int]) -> None:
         logger.warning("lag histogram not updated error=%s", exc)
 
 
+def _read_hash(key: str) -> dict[str, int]:
+    return {name.decode(): int(value) for name, value in redis_client().hgetall(key).items()}
+
+
+def outcome_counts() -> dict[str, int]:
+    """The outcome counters as stored; raises if Redis cannot be read."""
+    return _read_hash(COUNTERS_KEY)
+
+
 def _redis_hash(key: str) -> dict[str, int]:
     try:
-        return {name.decode(): int(value) for name, value in redis_client().hgetall(key).items()}
+        return _read_hash(key)
     except Exception as exc:  # Redis down: still serve what the ledger knows
         logger.warning("metrics hash %s unavailable: %s", key, exc)
         return {}

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from notifier.metrics import COUNTERS_KEY
+from notifier.metrics import outcome_counts
 from notifier.redis_client import redis_client
 from notifier.slo import slo_check
 from notifier.wake import quiet
@@ -19,8 +19,7 @@ QUIET_CHECK_SECONDS = 600
 
 
 def _outcomes_counted() -> str:
-    counters = redis_client().hgetall(COUNTERS_KEY)
-    return json.dumps(sorted((name.decode(), int(value)) for name, value in counters.items()))
+    return json.dumps(sorted(outcome_counts().items()))
 
 
 def slo_check_due(now: datetime) -> bool:
