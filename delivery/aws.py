@@ -37,23 +37,35 @@ def client_config(service: str = "sns") -> Config:
     )
 
 
-_FORM_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
-# What urllib's quote_plus makes of each byte, as a str.translate table: the UTF-8 bytes,
-# read as Latin-1 (one character per byte), are replaced in C, not byte by byte in Python.
-_FORM_BYTE = [chr(b) if b in _FORM_SAFE else "+" if b == 0x20 else f"%{b:02X}" for b in range(256)]
+_FORM_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+# What urllib's quote_plus makes of each other byte.
+_FORM_ESCAPE = {b: b"+" if b == 0x20 else b"%%%02X" % b for b in range(256) if b not in _FORM_SAFE}
 
 
-def _form_quote(text: str) -> str:
-    return text.encode().decode("latin-1").translate(_FORM_BYTE)
+def _form_quote(text: str) -> bytes:
+    """``quote_plus(text, safe="")``, made of C-speed bytes operations: one ``replace``
+    per distinct unsafe byte (a JSON body has about fifteen) instead of a Python step or
+    a table lookup per byte. ``%`` goes first and ``+`` before the space, so no
+    replacement touches what an earlier one wrote."""
+    data = text.encode()
+    unsafe = set(data.translate(None, _FORM_SAFE))
+    for first in (0x25, 0x2B):  # %, +
+        if first in unsafe:
+            unsafe.discard(first)
+            data = data.replace(bytes((first,)), _FORM_ESCAPE[first])
+    for byte in unsafe:
+        data = data.replace(bytes((byte,)), _FORM_ESCAPE[byte])
+    return data
 
 
 def form_encode_body(request: Any, **kwargs: Any) -> None:
-    """Encode a query-protocol body once, with a table: botocore's ``urlencode`` quotes
-    byte by byte in Python and runs twice per call (to sign, then to send), which for a
+    """Encode a query-protocol body once, fast: botocore's ``urlencode`` quotes byte by
+    byte in Python and runs twice per call (to sign, then to send), which for a
     PublishBatch of ten rendered messages cost more CPU than everything else it does."""
     if isinstance(request.data, dict):
-        pairs = (f"{_form_quote(key)}={_form_quote(str(value))}" for key, value in request.data.items())
-        request.data = "&".join(pairs).encode()
+        request.data = b"&".join(
+            _form_quote(key) + b"=" + _form_quote(str(value)) for key, value in request.data.items()
+        )
 
 
 @functools.cache

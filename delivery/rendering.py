@@ -18,6 +18,8 @@ from django.core.exceptions import ValidationError
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.utils import timezone
 
+from delivery.template_plans import Plan, Unsupported, compile_plan
+
 # A topic's template for one part: generous for any message (SNS takes 256 KiB for all
 # channels together), small enough that a template cannot crowd out the rest.
 MAX_TEMPLATE_CHARS = 10_000
@@ -90,23 +92,23 @@ class Renderer:
 
     def __init__(self, overrides: dict[str, str]) -> None:
         self.overrides = overrides  # part name -> template source
-        self._templates: dict[tuple[str, bool], Template] = {}
+        self._templates: dict[tuple[str, bool], tuple[Template, Plan | None]] = {}
         self._zoned = False  # inside ``display_zone``: the time zone is already active
         self._shared: tuple[MessageFacts, bool, Context] | None = None
 
-    def _template(self, part: TemplatePart) -> Template:
+    def _template(self, part: TemplatePart) -> tuple[Template, Plan | None]:
         """Looked up once per renderer: the loader's and the compile cache's lookups cost
         more than the render of a short part (issue 15)."""
         key = (part.name, part.html)
-        template = self._templates.get(key)
-        if template is None:
+        found = self._templates.get(key)
+        if found is None:
             source = self.overrides.get(part.name)
             if source is not None:
                 template = _compile(source, part.html)
             else:
                 template = _engine(part.html).get_template(part.default_file)
-            self._templates[key] = template
-        return template
+            found = self._templates[key] = (template, compile_plan(template))
+        return found
 
     @contextlib.contextmanager
     def display_zone(self) -> Iterator["Renderer"]:
@@ -133,9 +135,15 @@ class Renderer:
         if not self._zoned:
             with self.display_zone():
                 return self.render(part, facts, **extra)
+        template, plan = self._template(part)
+        if plan is not None:
+            try:
+                return plan.render({**facts.context, **extra} if extra else facts.context, part.html).strip()
+            except Unsupported:
+                pass  # a value only Django knows how to show: Django renders this part
         context = self._context(facts, part.html)
         with context.push(extra):  # what one part's template sets is not seen by the next
-            return self._template(part).render(context).strip()
+            return template.render(context).strip()
 
 
 def template_check(part: TemplatePart, source: str) -> None:

@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import datetime
 
 from django.conf import settings
@@ -155,19 +156,20 @@ def _messages(notifications: list[Notification], result: FireResult) -> list[Out
     renderers: dict[int, Renderer] = {}
     topics_down: dict[int, DeliveryError] = {}
     messages = []
-    for notification in notifications:
-        topic = notification.event.topic
-        try:
-            if topic.pk in topics_down:
-                raise topics_down[topic.pk]
-            if topic.pk not in renderers:
-                topic_ensure_sns(topic=topic)
-                renderers[topic.pk] = renderer_for_topic(topic.pk)
-            messages.append(build_message(notification, notification.event, topic, renderers[topic.pk]))
-        except DeliveryError as error:
-            if topic.pk not in renderers:
-                topics_down[topic.pk] = error
-            handle_error(notification, error, result)
+    with ExitStack() as display_zones:  # entered once per topic, not per message (issue 15)
+        for notification in notifications:
+            topic = notification.event.topic
+            try:
+                if topic.pk in topics_down:
+                    raise topics_down[topic.pk]
+                if topic.pk not in renderers:
+                    topic_ensure_sns(topic=topic)
+                    renderers[topic.pk] = display_zones.enter_context(renderer_for_topic(topic.pk).display_zone())
+                messages.append(build_message(notification, notification.event, topic, renderers[topic.pk]))
+            except DeliveryError as error:
+                if topic.pk not in renderers:
+                    topics_down[topic.pk] = error
+                handle_error(notification, error, result)
     return messages
 
 

@@ -20,8 +20,10 @@ def test_batches_hold_ten_messages_of_one_topic_within_the_size_limit():
 
 
 def test_the_form_body_is_what_botocore_would_send():
-    """delivery.aws encodes query-protocol bodies with its own table (issue 15): byte for
-    byte what botocore's urlencode (quote_plus) makes, for any text a template can produce."""
+    """delivery.aws encodes query-protocol bodies itself (issue 15): byte for byte what
+    botocore's urlencode (quote_plus) makes, for any text a template can produce. Random
+    texts mix the bytes its replacements must take in order (%, + and the space)."""
+    import random
     from urllib.parse import urlencode
 
     from botocore.awsrequest import AWSRequest
@@ -29,6 +31,8 @@ def test_the_form_body_is_what_botocore_would_send():
     from delivery.aws import form_encode_body
 
     texts = ["plain", "a b+c&d=e%f", '{"default":"x","sms":"é €\\n"}', "😀\t~_.-", "".join(map(chr, range(1, 600)))]
+    rng = random.Random(15)
+    texts += ["".join(rng.choices("%+ 2Bb5&=é€😀\x00\x7f", k=rng.randint(0, 40))) for _ in range(500)]
     data = {f"PublishBatchRequestEntries.member.{n}.Message": text for n, text in enumerate(texts, 1)}
     data["Action"] = "PublishBatch"
     request = AWSRequest(method="POST", url="https://sns.example", data=dict(data))
