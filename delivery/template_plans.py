@@ -3,9 +3,9 @@
 Django's per-node machinery (the Context stack, each node's annotated render, the
 language lookups of ``localize``) cost more than the text it makes: five parts a
 message, on every notification of a burst. ``compile_plan`` reads a compiled Django
-``Template`` made only of text, variables (dict lookups, any filter with constant
-arguments) and ``{% if %}`` on one such variable (and comments), and returns a plan that renders
-the same text from a plain dict.
+``Template`` made only of text, comments, variables (dict lookups, any filter with
+constant arguments) and ``{% if %}`` on one such variable, and returns a plan that
+renders the same text from a plain dict.
 
 A plan renders what Django renders or declines; it never guesses:
 - a template with anything else in it (a ``{% for %}``, a variable argument, a
