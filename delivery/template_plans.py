@@ -95,7 +95,11 @@ class _Variable:
     expression: _Expression
 
     def __call__(self, values: dict[str, Any], autoescape: bool) -> str:
-        return _text(self.expression.resolve(values, autoescape), autoescape)
+        try:
+            value = self.expression.resolve(values, autoescape)
+        except UnicodeDecodeError:  # as Django's VariableNode.render
+            return ""
+        return _text(value, autoescape)
 
 
 @dataclass(frozen=True)

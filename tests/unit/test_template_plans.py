@@ -84,3 +84,19 @@ def test_stock_parts_and_planned_overrides_have_plans_and_the_rest_do_not():
         assert compile_plan(_compile(source, False)) is not None, source
     for source in NOT_PLANNED:
         assert compile_plan(_compile(source, False)) is None, source
+
+
+def test_a_filter_that_cannot_decode_renders_nothing_as_in_django():
+    from django.template import Engine, Library
+
+    library = Library()
+
+    @library.filter
+    def undecodable(value: str) -> str:
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    engine = Engine()
+    engine.template_builtins.append(library)
+    template = engine.from_string("[{{ event.title|undecodable }}]")
+    values = {"event": {"title": "x"}}
+    assert compile_plan(template).render(values, False) == template.render(Context(values)) == "[]"
