@@ -314,7 +314,8 @@ def _console_lines(console: dict | None) -> list[str]:
 
 def write_report(results: dict, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    stem = f"{results['environment']['date'][:10]}-{results['size']}"
+    parts = (results["environment"]["date"][:10], results["size"], results.get("label"))
+    stem = "-".join(part for part in parts if part)
     md, js = directory / f"{stem}.md", directory / f"{stem}.json"
     md.write_text(markdown(results))
     js.write_text(json.dumps(results, indent=2, default=str))
