@@ -94,7 +94,6 @@ class Renderer:
         self.overrides = overrides  # part name -> template source
         self._templates: dict[tuple[str, bool], tuple[Template, Plan | None]] = {}
         self._zoned = False  # inside ``display_zone``: the time zone is already active
-        self._shared: tuple[MessageFacts, bool, Context] | None = None
 
     def _template(self, part: TemplatePart) -> tuple[Template, Plan | None]:
         """Looked up once per renderer: the loader's and the compile cache's lookups cost
@@ -124,13 +123,6 @@ class Renderer:
             finally:
                 self._zoned = False
 
-    def _context(self, facts: MessageFacts, html: bool) -> Context:
-        """One Context for every part of a message that escapes alike (most messages
-        have five parts): building one per part cost as much as rendering a short one."""
-        if self._shared is None or self._shared[0] is not facts or self._shared[1] != html:
-            self._shared = (facts, html, Context(facts.context, autoescape=html))
-        return self._shared[2]
-
     def render(self, part: TemplatePart, facts: MessageFacts, **extra: Any) -> str:
         if not self._zoned:
             with self.display_zone():
@@ -141,8 +133,10 @@ class Renderer:
                 return plan.render({**facts.context, **extra} if extra else facts.context, part.html).strip()
             except Unsupported:
                 pass  # a value only Django knows how to show: Django renders this part
-        context = self._context(facts, part.html)
-        with context.push(extra):  # what one part's template sets is not seen by the next
+        # Only templates a plan cannot follow get here. The pushed layer takes what the
+        # template sets, so the message's shared facts dict is never written to.
+        context = Context(facts.context, autoescape=part.html)
+        with context.push(extra):
             return template.render(context).strip()
 
 

@@ -31,9 +31,9 @@ def test_broken_templates_are_refused_with_the_reason():
     template_check(SMS_BODY, "{{ event.title }} at {{ starts_time_text }}")  # a good one passes
 
 
-def test_parts_of_one_message_share_a_context_but_not_what_a_template_sets():
-    """The renderer builds one Context per message (issue 15); a variable one part's
-    template sets must not reach the next part, as with a Context per part."""
+def test_what_one_part_sets_does_not_reach_the_next_part():
+    """Every part renders from the message's one facts dict (issue 15); a variable one
+    part's template sets must not be written into it and reach the next part."""
     from datetime import UTC, datetime
 
     from delivery.channels.email import EMAIL_SUBJECT
