@@ -1,6 +1,6 @@
 """What an idle worker wakes up for (config/worker_idle.py, issue 15): a real worker on a
 Redis of its own announces its event heartbeat every 30 s (Flower reads the interval from
-the event) and renews its empty BRPOP every 20 s, not every second."""
+the event), renews its empty BRPOP every 20 s, not every second, and runs no gossip."""
 
 import sys
 import threading
@@ -12,6 +12,7 @@ import redis
 from config.celery_app import app
 from config.worker_idle import BROKER_BLOCKING_POP_SECONDS, EVENT_HEARTBEAT_SECONDS
 from tests.engine import engine_env
+from tests.faults.rig import wait_until
 from tests.ops.test_liveness import broker, start, stop  # noqa: F401 (broker is a fixture)
 
 
@@ -40,7 +41,7 @@ def worker_announcements(url: str, found: list[dict], seconds: float) -> None:
 
 
 @pytest.mark.django_db
-def test_an_idle_worker_beats_every_30_s_and_renews_its_blocking_pop_every_20_s(tmp_path, broker):  # noqa: F811
+def test_an_idle_worker_beats_every_30_s_renews_its_blocking_pop_every_20_s_and_gossips_not(tmp_path, broker):  # noqa: F811
     env = engine_env(REDIS_URL=broker, CELERY_BROKER_URL=broker, NOTIFIER_HEARTBEAT_DIR=str(tmp_path))
     pops: list[list[str]] = []
     announced: list[dict] = []
@@ -59,5 +60,11 @@ def test_an_idle_worker_beats_every_30_s_and_renews_its_blocking_pop_every_20_s(
         # The event says how often the worker beats: Flower marks it offline after twice that.
         assert announced and announced[0]["freq"] == EVENT_HEARTBEAT_SECONDS, announced
         assert pops and pops[0][-1] == str(BROKER_BLOCKING_POP_SECONDS), pops
+        # kombu listens to a fanout exchange by a pattern subscription: remote control's
+        # ("/0.celery.pidbox": Flower, celery inspect) and, with gossip, the events'
+        # ("/0.celeryev/*"). The test's own event receiver has gone by now.
+        client = redis.Redis.from_url(broker)
+        wait_until(lambda: client.pubsub_numpat() <= 1, 5, "one listener left: remote control")
+        assert client.pubsub_numpat() == 1
     finally:
         stop(worker)
