@@ -349,6 +349,11 @@ if NOTIFIER_PUSH_DEFAULT_PLATFORM not in ("gcm", "apns", "apns_sandbox"):
     raise environ.ImproperlyConfigured("NOTIFIER_PUSH_DEFAULT_PLATFORM must be gcm, apns or apns_sandbox")
 NOTIFIER_INBOX_QUEUE_NAME = env.str("NOTIFIER_INBOX_QUEUE_NAME", default="notifier-inbox")
 NOTIFIER_INBOX_WAIT_SECONDS = env.int("NOTIFIER_INBOX_WAIT_SECONDS", default=20)
+# An inbox consumer that nothing woke polls SQS at least this often (delivery/inbox_wake.py,
+# decision 0021); 0 polls all the time, as before.
+NOTIFIER_INBOX_IDLE_POLL_SECONDS = env.int("NOTIFIER_INBOX_IDLE_POLL_SECONDS", default=300)
+if NOTIFIER_INBOX_IDLE_POLL_SECONDS < 0:
+    raise environ.ImproperlyConfigured("NOTIFIER_INBOX_IDLE_POLL_SECONDS must be 0 or more")
 NOTIFIER_SNS_SYNC_INTERVAL_SECONDS = env.int("NOTIFIER_SNS_SYNC_INTERVAL_SECONDS", default=3600)
 # Server-side encryption of the SNS topics and SQS queues the engine creates (issue 13;
 # docs/decisions/0013): a KMS key id, ARN or alias. Empty: SQS-managed SSE on the queues

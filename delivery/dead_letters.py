@@ -20,6 +20,7 @@ from typing import Any
 
 from config.masking import scrub_contact_data
 from delivery.aws import sqs_client
+from delivery.inbox_wake import inbox_wake_publish
 from delivery.queues import inbox_dead_letter_name, inbox_queue_name, queue_attributes
 
 SAMPLE_SIZE = 10  # SQS's most per ReceiveMessage: one call, no paging
@@ -165,6 +166,8 @@ def dead_letters_redrive(*, fifo: bool, limit: int = REDRIVE_MAX_MESSAGES) -> Re
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(accepted)],
             )
         result.moved += len(accepted)
+        if accepted:
+            inbox_wake_publish()
         if reply.get("Failed"):
             break  # the inbox queue refuses: stop rather than spin on the same messages
     result.left = int(queue_attributes(source, "ApproximateNumberOfMessages").get("ApproximateNumberOfMessages", 0))

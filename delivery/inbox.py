@@ -24,6 +24,7 @@ from django.db import DatabaseError, close_old_connections, transaction
 from config.json_logging import log_fields
 from delivery.aws import sqs_client
 from delivery.channels import inbox_adapter
+from delivery.inbox_wake import InboxAlarm
 from delivery.messages import message_facts, notification_ref
 from delivery.models import InboxMessage, Notification
 from delivery.queues import inbox_queue_ensure
@@ -69,6 +70,9 @@ def inbox_deliver(*, document: dict[str, Any]) -> int:
 
 # A turn of the loop is one long poll plus writing up to 10 messages' rows; far longer is a hang.
 TURN_SLACK_SECONDS = 30
+# An asleep consumer's loop still turns this often, as often as a long poll returns: its
+# liveness (is_turning) and how soon it stops.
+ASLEEP_TURN_SECONDS = 20.0
 
 
 def _fields(document: dict[str, Any]) -> dict[str, object]:
@@ -81,12 +85,15 @@ def _fields(document: dict[str, Any]) -> dict[str, object]:
 class InboxConsumer:
     """Long-polls one inbox queue until stopped."""
 
-    def __init__(self, *, fifo: bool, wait_seconds: int, stop: threading.Event) -> None:
+    def __init__(
+        self, *, fifo: bool, wait_seconds: int, stop: threading.Event, alarm: InboxAlarm | None = None
+    ) -> None:
         self.fifo = fifo
         self.wait_seconds = wait_seconds
         self.stop = stop
+        self.alarm = alarm  # None: poll all the time
         self.queue_url = ""
-        self.last_turn = time.monotonic()
+        self.last_turn = self.last_poll = time.monotonic()
 
     def is_turning(self, *, now: float) -> bool:
         """False once the current turn of the loop has taken far longer than a long poll can
@@ -131,6 +138,11 @@ class InboxConsumer:
     def run(self) -> None:
         while not self.stop.is_set():
             self.last_turn = time.monotonic()  # the loop turns, even while SQS or the database fail
+            if self.alarm is not None and not self.alarm.poll_due_or_sleep(
+                last_poll=self.last_poll, seconds=ASLEEP_TURN_SECONDS
+            ):
+                continue
+            self.last_poll = self.last_turn
             close_old_connections()  # a long-lived loop outside a request: drop broken or aged ones
             try:
                 self.poll_once()
@@ -141,7 +153,9 @@ class InboxConsumer:
                 self.stop.wait(5)
 
 
-def inbox_consumers(*, stop: threading.Event, wait_seconds: int | None = None) -> list[InboxConsumer]:
+def inbox_consumers(
+    *, stop: threading.Event, wait_seconds: int | None = None, alarm: InboxAlarm | None = None
+) -> list[InboxConsumer]:
     """One consumer for the standard inbox queue and one for the FIFO one."""
     wait = settings.NOTIFIER_INBOX_WAIT_SECONDS if wait_seconds is None else wait_seconds
-    return [InboxConsumer(fifo=fifo, wait_seconds=wait, stop=stop) for fifo in (False, True)]
+    return [InboxConsumer(fifo=fifo, wait_seconds=wait, stop=stop, alarm=alarm) for fifo in (False, True)]

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from config.json_logging import log_fields, worker_name
 from delivery.errors import DeliveryError
+from delivery.inbox_wake import inbox_wake_publish
 from delivery.messages import OutgoingMessage, build_message
 from delivery.models import DeliveryAttempt, Notification, NotificationState
 from delivery.publishing import Reply, batches, publish_batch
@@ -270,6 +271,8 @@ def publish_claimed(*, claimed: dict[int, int]) -> FireResult:
             )  # fmt: skip
             connection.close()
             time.sleep(DB_RETRY_PAUSE_SECONDS * try_number)
+    if result.sent:
+        inbox_wake_publish()  # the in-app ones are in the inbox queue, or about to be
     if result.retrying:
         retries_enqueue(result.retrying)
     return result
