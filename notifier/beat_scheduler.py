@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 CHANGES_KEY = "notifier:beat:schedule_changes"
 BEAT_DB_CHECK_SECONDS = 300
+# Celery looks at the schedule on every tick, and sending an entry takes two ticks in a
+# row: a look at the counter stands for this long (a third of an idle beat's Redis reads).
+CHANGE_LOOK_SECONDS = 2.0
 BEAT_SYNC_SECONDS = 15 * 60
 
 # django-celery-beat re-reads every task and schedule row every 5 minutes whatever
@@ -74,7 +77,7 @@ class HeartbeatScheduler(DatabaseScheduler):
         self.heartbeat = Heartbeat(role="beat", directory=settings.NOTIFIER_HEARTBEAT_DIR)
         self.heartbeat.start()
         self._changes_seen: bytes | None = None
-        self._next_db_check = 0.0
+        self._next_db_check = self._next_change_look = 0.0
         super().__init__(*args, **kwargs)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
@@ -97,12 +100,16 @@ class HeartbeatScheduler(DatabaseScheduler):
         super().apply_entry(entry, producer=producer)
 
     def schedule_changed(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_change_look:
+            return False  # looked in this tick or the one just before (an entry sent makes two)
+        self._next_change_look = now + CHANGE_LOOK_SECONDS
         try:
             changes = redis_client().get(CHANGES_KEY) or b"0"
         except redis.RedisError:
             changes = None  # cannot tell: ask the database
-        if changes is not None and changes == self._changes_seen and time.monotonic() < self._next_db_check:
+        if changes is not None and changes == self._changes_seen and now < self._next_db_check:
             return False
         self._changes_seen = changes
-        self._next_db_check = time.monotonic() + BEAT_DB_CHECK_SECONDS
+        self._next_db_check = now + BEAT_DB_CHECK_SECONDS
         return super().schedule_changed()

@@ -19,7 +19,7 @@ from config.celery_app import app
 from delivery.models import Notification, NotificationState
 from notifier import dashboard, wake
 from notifier.beat import ARM_TASK_NAME, CONSOLE_TASK_NAME, SLO_TASK_NAME, beat_schedule_sync
-from notifier.beat_scheduler import HeartbeatScheduler
+from notifier.beat_scheduler import CHANGE_LOOK_SECONDS, HeartbeatScheduler
 from notifier.metrics import count_outcome
 from notifier.planning import plan_event
 from notifier.services import horizon_arm_when_needed
@@ -91,6 +91,7 @@ def test_beat_reads_its_schedule_only_when_told_of_a_change(redis):
     task = PeriodicTask.objects.get(name=ARM_TASK_NAME)  # an operator changes a task in the admin
     task.interval = interval
     task.save()
+    time.sleep(CHANGE_LOOK_SECONDS)  # past the look of the current tick
     schedule, asked = queries_of(lambda: scheduler.schedule)
     assert asked > 0 and schedule[ARM_TASK_NAME].schedule.run_every == timedelta(seconds=7)
 
