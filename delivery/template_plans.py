@@ -32,7 +32,20 @@ class Unsupported(Exception):
     """This template or value is left to Django."""
 
 
-Filter = tuple[Callable[..., Any], tuple[Any, ...]]
+@dataclass(frozen=True)
+class _Filter:
+    """A filter, its constant arguments and the flags Django reads off it on every call."""
+
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    localtime: bool
+    autoescape: bool
+    keeps_safe: bool
+
+    @classmethod
+    def of(cls, func: Callable[..., Any], args: tuple[Any, ...]) -> "_Filter":
+        flags = (bool(getattr(func, name, False)) for name in ("expects_localtime", "needs_autoescape", "is_safe"))
+        return cls(func, args, *flags)
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,7 @@ class _Expression:
     """A variable and its filters: Django's ``FilterExpression.resolve`` on a dict."""
 
     lookups: tuple[str, ...]
-    filters: tuple[Filter, ...]
+    filters: tuple[_Filter, ...]
 
     def resolve(self, values: dict[str, Any], autoescape: bool) -> Any:
         current: Any = values
@@ -51,14 +64,14 @@ class _Expression:
             current = current[bit]
             if callable(current):  # Django would call it
                 raise Unsupported
-        for func, args in self.filters:  # as FilterExpression.resolve applies them
-            if getattr(func, "expects_localtime", False):
+        for step in self.filters:  # as FilterExpression.resolve applies them
+            if step.localtime:
                 current = template_localtime(current, None)
-            if getattr(func, "needs_autoescape", False):
-                result = func(current, *args, autoescape=autoescape)
+            if step.autoescape:
+                result = step.func(current, *step.args, autoescape=autoescape)
             else:
-                result = func(current, *args)
-            current = mark_safe(result) if getattr(func, "is_safe", False) and isinstance(current, SafeData) else result
+                result = step.func(current, *step.args)
+            current = mark_safe(result) if step.keeps_safe and isinstance(current, SafeData) else result
         return current
 
 
@@ -66,7 +79,7 @@ def _expression(expression: FilterExpression) -> _Expression:
     variable = expression.var
     if not isinstance(variable, Variable) or variable.lookups is None or variable.translate:
         raise Unsupported  # a literal or a translated string
-    filters = [(func, tuple(_argument(*arg) for arg in args)) for func, args in expression.filters]
+    filters = [_Filter.of(func, tuple(_argument(*arg) for arg in args)) for func, args in expression.filters]
     return _Expression(tuple(variable.lookups), tuple(filters))
 
 

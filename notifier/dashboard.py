@@ -16,7 +16,8 @@ shown, with its age, while a worker recomputes it; only a figure the cache never
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -116,18 +117,25 @@ GROUP BY reason ORDER BY count(*) DESC, reason LIMIT {MAX_REASONS}
 """
 
 
+@contextmanager
+def _cache_optional(what: str) -> Iterator[None]:
+    """The console's cache is an optimisation: a failing one is logged and the page goes
+    on without it (the figure computed anyway, or shown stale with its age)."""
+    try:
+        yield
+    except Exception as exc:
+        logger.warning("console cache unavailable (%s): %s", what, exc)
+
+
 def _slow(name: str, compute: Callable[[], T], as_of: list[datetime]) -> T:
     """A slow-moving figure from the cache, its computing time appended to ``as_of``;
     computed (and kept) when the cache never held it; without Redis, computed every time:
     the page must not fail for its cache."""
     key = f"console:{name}"
     now = timezone.now()
-    try:
+    found = None
+    with _cache_optional("read"):
         found = cache.get(key)
-    except Exception as exc:  # the cache is an optimisation; the figure is still right without it
-        logger.warning("console cache unavailable: %s", exc)
-        as_of.append(now)
-        return compute()
     if found is not None:
         computed_at, value = found
         as_of.append(computed_at)
@@ -136,20 +144,16 @@ def _slow(name: str, compute: Callable[[], T], as_of: list[datetime]) -> T:
         return value
     value = compute()
     as_of.append(now)
-    try:
+    with _cache_optional("write"):
         cache.set(key, (now, value), SLOW_KEEP_SECONDS)
-    except Exception as exc:
-        logger.warning("console cache unavailable: %s", exc)
     return value
 
 
 def _ask_for_refresh() -> None:
     """One refresh task a minute at most, however many pages find the figures stale."""
-    try:
+    with _cache_optional("refresh not requested"):
         if cache.add(_REFRESH_ASKED_KEY, 1, SLOW_REFRESH_SECONDS):
             console_refresh_enqueue()
-    except Exception as exc:  # the stale figure is still shown, with its age
-        logger.warning("console refresh not requested: %s", exc)
 
 
 def _slow_parts(now: datetime) -> dict[str, Callable[[], Any]]:
@@ -348,10 +352,8 @@ def dashboard_data(*, window: str = DEFAULT_WINDOW, now: datetime | None = None)
     since = now - WINDOWS[window]
 
     as_of: list[datetime] = []  # when each slow figure shown was computed
-    try:
+    with _cache_optional("watched mark"):
         cache.set(WATCHED_KEY, 1, WATCHED_SECONDS)
-    except Exception as exc:  # the page works without its cache
-        logger.warning("console cache unavailable: %s", exc)
 
     def over_window(name: str, compute: Callable[..., T]) -> T:
         if window in SLOW_WINDOWS:
