@@ -109,9 +109,13 @@ def environment() -> dict:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor())  # fmt: skip
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    # Tracked files changed since that commit: the figures are not that commit's.
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+                             check=False)  # fmt: skip
+    dirty = " with uncommitted changes" if changed.stdout.strip() else ""
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": commit.stdout.strip() or "unknown",
+        "commit": (commit.stdout.strip() or "unknown") + dirty,
         "machine": f"{os.cpu_count()} cores, {model}",
         "python": platform.python_version(),
         "django": django.get_version(),
