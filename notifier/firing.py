@@ -7,13 +7,15 @@ and every try is on record. The second locks the events ``FOR SHARE`` and the ro
 publish, or lands first and is seen here, so a stale notification never goes out.
 
 The rows go out in PublishBatch calls of ten messages of one topic, several calls at
-once on a few threads to overlap SNS round trips, and are recorded with a few
-set-based statements: a burst costs the CPU of rendering, not of round trips.
+once on a few threads to overlap SNS round trips, each sent as soon as it is rendered,
+and are recorded with a few set-based statements: a burst costs the CPU of rendering,
+not of round trips.
 """
 
 import logging
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import datetime
@@ -151,27 +153,29 @@ def _fresh(notifications: list[Notification], result: FireResult) -> list[Notifi
     return fresh
 
 
-def _messages(notifications: list[Notification], result: FireResult) -> list[OutgoingMessage]:
-    """Render each row's message (a topic's templates loaded once); a row that cannot be
-    rendered, or whose topic SNS cannot provide, fails or retries here."""
+def _messages(
+    notifications: list[Notification], result: FireResult, display_zones: ExitStack
+) -> Iterator[OutgoingMessage]:
+    """Render each row's message as it is asked for (a topic's templates loaded once, its
+    display zone entered once on ``display_zones``); a row that cannot be rendered, or
+    whose topic SNS cannot provide, fails or retries here."""
     renderers: dict[int, Renderer] = {}
     topics_down: dict[int, DeliveryError] = {}
-    messages = []
-    with ExitStack() as display_zones:  # entered once per topic, not per message (issue 15)
-        for notification in notifications:
-            topic = notification.event.topic
-            try:
-                if topic.pk in topics_down:
-                    raise topics_down[topic.pk]
-                if topic.pk not in renderers:
-                    topic_ensure_sns(topic=topic)
-                    renderers[topic.pk] = display_zones.enter_context(renderer_for_topic(topic.pk).display_zone())
-                messages.append(build_message(notification, notification.event, topic, renderers[topic.pk]))
-            except DeliveryError as error:
-                if topic.pk not in renderers:
-                    topics_down[topic.pk] = error
-                handle_error(notification, error, result)
-    return messages
+    for notification in notifications:
+        topic = notification.event.topic
+        try:
+            if topic.pk in topics_down:
+                raise topics_down[topic.pk]
+            if topic.pk not in renderers:
+                topic_ensure_sns(topic=topic)
+                renderers[topic.pk] = display_zones.enter_context(renderer_for_topic(topic.pk).display_zone())
+            message = build_message(notification, notification.event, topic, renderers[topic.pk])
+        except DeliveryError as error:
+            if topic.pk not in renderers:
+                topics_down[topic.pk] = error
+            handle_error(notification, error, result)
+            continue
+        yield message
 
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None
@@ -201,22 +205,42 @@ def _sns_down(replies: dict[int, tuple[Reply, datetime]]) -> DeliveryError | Non
 
 
 def _publish(
-    messages: list[OutgoingMessage], by_id: dict[int, Notification], result: FireResult
+    messages: Iterator[OutgoingMessage],
+    by_id: dict[int, Notification],
+    result: FireResult,
+    published: dict[int, tuple[str, datetime]],
 ) -> dict[int, tuple[Reply, datetime]]:
-    """The first PublishBatch alone, then the rest at once on the publisher threads. If
-    the first finds SNS failing, the rest are handed back untried (no attempt spent)
-    rather than piled onto it."""
-    first, *rest = list(batches(messages))
-    replies = _acknowledged(first)
-    failing = _sns_down(replies)
-    if failing is not None:
-        untried = [m for batch in rest for m in batch if not defer(by_id[m.notification_id], failing, result)]
-        rest = list(batches(untried)) if untried else []
-    if len(rest) == 1:
-        replies.update(_acknowledged(rest[0]))
-    elif rest:
-        for answered in _publisher_pool().map(_acknowledged, rest):
-            replies.update(answered)
+    """Publish the messages while they are rendered: the first PublishBatch goes out as
+    soon as it is rendered, and each later one once the first has found SNS answering.
+    If the first finds SNS failing, the rest are handed back untried (no attempt spent)
+    rather than piled onto it. Returns each row's reply; what SNS accepted is also put in
+    ``published`` even when rendering raises, so a retry of the transaction records it
+    instead of publishing it again."""
+    pool = _publisher_pool()
+    outgoing = batches(messages)
+    first = next(outgoing, None)
+    if first is None:
+        return {}
+    calls = [pool.submit(_acknowledged, first)]
+    held: list[list[OutgoingMessage]] = []  # rendered before the first call answered
+    replies: dict[int, tuple[Reply, datetime]] = {}
+    try:
+        for batch in outgoing:  # each step renders up to a batch's messages
+            sns_answering = len(calls) > 1 or (calls[0].done() and _sns_down(calls[0].result()) is None)
+            if not sns_answering:
+                held.append(batch)
+                continue
+            calls.extend(pool.submit(_acknowledged, waiting) for waiting in [*held, batch])
+            held = []
+        failing = _sns_down(calls[0].result()) if len(calls) == 1 else None
+        if failing is not None:
+            untried = [m for batch in held for m in batch if not defer(by_id[m.notification_id], failing, result)]
+            held = list(batches(untried))
+        calls.extend(pool.submit(_acknowledged, waiting) for waiting in held)
+    finally:
+        for call in calls:
+            replies.update(call.result())
+        published.update((pk, answer) for pk, answer in replies.items() if isinstance(answer[0], str))
     return replies
 
 
@@ -229,14 +253,12 @@ def _send(claimed: dict[int, int], published: dict[int, tuple[str, datetime]]) -
     for lost in set(claimed) - {row.pk for row in notifications}:
         close_lost_attempt(lost, claimed[lost])
     unpublished = [row for row in notifications if row.pk not in published]
-    messages = _messages(_fresh(unpublished, result), result)
-    if messages:
-        by_id = {row.pk: row for row in unpublished}
-        for pk, (reply, acked_at) in _publish(messages, by_id, result).items():
-            if isinstance(reply, str):
-                published[pk] = (reply, acked_at)
-            else:
-                handle_error(by_id[pk], reply, result)
+    by_id = {row.pk: row for row in unpublished}
+    with ExitStack() as display_zones:  # entered once per topic, not per message (issue 15)
+        replies = _publish(_messages(_fresh(unpublished, result), result, display_zones), by_id, result, published)
+    for pk, (reply, _) in replies.items():
+        if isinstance(reply, DeliveryError):
+            handle_error(by_id[pk], reply, result)
     sent = [
         (row, published[row.pk][0], published[row.pk][1], lag_ms(row.due_at, published[row.pk][1]))
         for row in notifications

@@ -145,13 +145,16 @@ def test_database_lost_after_publish_is_recorded_once_not_republished(monkeypatc
     row = armed_row()
     publishes = []
     real_publish_batch = firing.publish_batch
+    # The firing connection's: publish_batch runs on a publisher thread, which has its own.
+    connection.ensure_connection()
+    firing_backend = connection.connection.info.backend_pid
 
     def publish_then_lose_the_database(batch):
         replies = real_publish_batch(batch)
         publishes.append(replies[row.pk])
         if len(publishes) == 1:
             with psycopg.connect(database_url(), autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+                admin.execute("SELECT pg_terminate_backend(%s)", [firing_backend])
         return replies
 
     monkeypatch.setattr(firing, "publish_batch", publish_then_lose_the_database)
