@@ -13,17 +13,23 @@ from tests.aws import sns_published
 from tests.factories import make_event, make_topic
 
 
-@pytest.mark.django_db
-def test_a_burst_of_one_topic_goes_out_in_batches_and_every_row_is_recorded_once():
+def armed_burst_of_one_topic(count: int) -> tuple[str, list[int]]:
+    """``count`` rows of one topic armed and due now (three PublishBatch calls for 25);
+    returns the topic's ARN and the rows' ids."""
     topic = make_topic()
     arn = topic_ensure_sns(topic=topic)
     starts_at = make_event(topic, starts_in=timedelta(minutes=9)).starts_at
-    for _ in range(24):
+    for _ in range(count - 1):
         make_event(topic, starts_at=starts_at)
     for event in topic.events.all():
         plan_event(event_id=event.pk)
     Notification.objects.update(state=NotificationState.ARMED)
-    ids = list(Notification.objects.values_list("pk", flat=True))
+    return arn, list(Notification.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_burst_of_one_topic_goes_out_in_batches_and_every_row_is_recorded_once():
+    arn, ids = armed_burst_of_one_topic(25)
     result = fire(notification_ids=ids)
     assert sorted(result.sent) == sorted(ids)
     rows = Notification.objects.all()
@@ -47,15 +53,7 @@ def test_database_lost_while_later_rows_render_records_the_first_batch_without_r
     from notifier import firing
     from tests.engine import database_url
 
-    topic = make_topic()
-    arn = topic_ensure_sns(topic=topic)
-    starts_at = make_event(topic, starts_in=timedelta(minutes=9)).starts_at
-    for _ in range(24):
-        make_event(topic, starts_at=starts_at)
-    for event in topic.events.all():
-        plan_event(event_id=event.pk)
-    Notification.objects.update(state=NotificationState.ARMED)
-    ids = list(Notification.objects.values_list("pk", flat=True))
+    arn, ids = armed_burst_of_one_topic(25)
     connection.ensure_connection()
     firing_backend = connection.connection.info.backend_pid
     first_call_answered = threading.Event()
