@@ -27,7 +27,9 @@ def literals(*values: str) -> str:
 @cache
 def _plain_load(model: type[Model], attnames: tuple[str, ...]) -> bool:
     """Loading these columns runs nothing of the model's own: no init signal receivers,
-    no field converting what the database returns."""
+    no field converting what the database returns. Decided once per model and columns, at
+    the first load: a receiver must be connected at start-up (in an app's ``ready``), as
+    every receiver here is, to be seen."""
     fields = {field.attname: field for field in model._meta.concrete_fields}
     return (
         not pre_init.has_listeners(model)
