@@ -21,9 +21,21 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
 
 _NS = 'xmlns="http://sns.amazonaws.com/doc/2010-03-31/"'
+
+
+def _form(raw: bytes) -> dict[str, list[str]]:
+    """The request's form fields, each message body left out: ``parse_qs`` would decode
+    every one (0.9 ms of the stub's CPU a PublishBatch of ten), and no answer reads them."""
+    form: dict[str, list[str]] = {}
+    for pair in raw.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        key = unquote_plus(name.decode())
+        skipped = key == "Message" or key.endswith(".Message")
+        form.setdefault(key, []).append("" if skipped else unquote_plus(value.decode()))
+    return form
 
 
 def _publish(form: dict[str, list[str]]) -> tuple[str, int]:
@@ -145,7 +157,7 @@ def serve(port: int, latency_ms: float, log_path: str | None) -> ThreadingHTTPSe
             if target.startswith("AmazonSQS."):
                 self._sqs(target.removeprefix("AmazonSQS."), raw)
                 return
-            form = parse_qs(raw.decode())
+            form = _form(raw)
             with lock:
                 calls[f"sns.{form.get('Action', ['?'])[0]}"] += 1
             action = _ACTIONS.get(form.get("Action", [""])[0])

@@ -42,3 +42,14 @@ def test_publish_batch_is_acknowledged_and_logged_per_message(stub: Stub) -> Non
     assert [entry["Id"] for entry in reply["Successful"]] == [str(k) for k in range(10)] and not reply["Failed"]
     assert [count for _, count in stub.acknowledged()] == [10]
     assert stub.calls() == {"sns.CreateTopic": 1, "sns.PublishBatch": 1}
+
+
+def test_publish_batch_answers_every_id_whatever_the_messages_hold(stub: Stub) -> None:
+    # The stub reads the form without decoding message bodies (bench/sns_stub.py, _form).
+    arn = sns_client().create_topic(Name="bench")["TopicArn"]
+    ids = ["a-1", "b_2", "c.3", "d~4", "5"]
+    bodies = ["x&Id=evil", "%26%3D", "+ +", '{"default": "ünï"}', ""]
+    entries = [{"Id": id_, "Message": body} for id_, body in zip(ids, bodies, strict=True)]
+    reply = sns_client().publish_batch(TopicArn=arn, PublishBatchRequestEntries=entries)
+    assert [entry["Id"] for entry in reply["Successful"]] == ids and not reply["Failed"]
+    assert [count for _, count in stub.acknowledged()] == [5]
