@@ -39,7 +39,7 @@ from notifier.enqueue import retries_enqueue
 from notifier.records import FireResult, Outcome, close_lost_attempt, finish, finish_sent
 from notifier.retrying import defer, handle_error
 from notifier.scheduling import lag_ms, notification_key
-from notifier.sql import fetch_all, literals, loaded
+from notifier.sql import fetch_all, int_array, literals, loaded
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ DB_RETRY_PAUSE_SECONDS = 0.5
 _CLAIM_SQL = f"""
 WITH claimable AS (
     SELECT id FROM delivery_notification
-    WHERE id = ANY(%(ids)s) AND state = {literals(NotificationState.ARMED)}
+    WHERE id = ANY(%(ids)s::bigint[]) AND state = {literals(NotificationState.ARMED)}
     ORDER BY id
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
@@ -82,7 +82,7 @@ def claim(*, notification_ids: list[int], now: datetime | None = None) -> dict[i
     """``armed → sending`` for the given ids; returns {id: attempt number} of rows won."""
     now = now or timezone.now()
     # The worker as its log lines name it, on each attempt.
-    params = {"now": now, "ids": list(notification_ids), "worker": worker_name()[:200]}
+    params = {"now": now, "ids": int_array(notification_ids), "worker": worker_name()[:200]}
     return dict(fetch_all(_CLAIM_SQL, params))  # one statement: the claim and its attempts commit together
 
 
@@ -105,7 +105,7 @@ _EVENT_COLUMNS = ("id", "topic_id", "title", "description", "starts_at", "lead_m
 _LOCK_SQL = f"""
 SELECT {", ".join(f"n.{column}" for column in _ROW_COLUMNS)}, {", ".join(f"e.{column}" for column in _EVENT_COLUMNS)}
 FROM delivery_notification n JOIN events_event e ON e.id = n.event_id
-WHERE n.id = ANY(%(ids)s) AND n.state = {literals(NotificationState.SENDING)}
+WHERE n.id = ANY(%(ids)s::bigint[]) AND n.state = {literals(NotificationState.SENDING)}
 ORDER BY n.id
 FOR UPDATE OF n
 """
@@ -119,11 +119,11 @@ def _lock(claimed: dict[int, int]) -> list[Notification]:
 
     Only rows still on the attempt this worker claimed: if reconcile took one back and
     another worker claimed it since, that worker owns it now."""
-    ids = list(claimed)
+    ids = int_array(claimed)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT e.id FROM events_event e WHERE e.id IN "
-            "(SELECT event_id FROM delivery_notification WHERE id = ANY(%s)) ORDER BY e.id FOR SHARE",
+            "(SELECT event_id FROM delivery_notification WHERE id = ANY(%s::bigint[])) ORDER BY e.id FOR SHARE",
             [ids],
         )
     mine = []

@@ -9,7 +9,7 @@ from django.utils import timezone
 from delivery.models import TERMINAL_STATES, DeliveryAttempt, Notification, NotificationState
 from events.models import CANARY_TOPIC_SLUG
 from notifier.metrics import count_outcome, observe_lags
-from notifier.sql import literals
+from notifier.sql import int_array, literals, text_array, timestamptz_array
 
 Outcome = DeliveryAttempt.Outcome
 
@@ -75,11 +75,11 @@ def finish_sent(sent: list[tuple[Notification, str, datetime, int]]) -> None:
     if not sent:
         return
     params = {
-        "ids": [row.pk for row, *_ in sent],
-        "numbers": [row.attempts for row, *_ in sent],
-        "message_ids": [message_id for _, message_id, _, _ in sent],
-        "sent_at": [acked_at for _, _, acked_at, _ in sent],
-        "lags": [lag for *_, lag in sent],
+        "ids": int_array(row.pk for row, *_ in sent),
+        "numbers": int_array(row.attempts for row, *_ in sent),
+        "message_ids": text_array(message_id for _, message_id, _, _ in sent),
+        "sent_at": timestamptz_array(acked_at for _, _, acked_at, _ in sent),
+        "lags": int_array(lag for *_, lag in sent),
     }
     with connection.cursor() as cursor:
         cursor.execute(_SENT_SQL, params)

@@ -38,6 +38,18 @@ def test_utc_iso_is_canonical():
     assert utc_iso(ancient) == ancient.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def test_utc_iso_remembers_utc_values_only():
+    # In a zone with DST the two 02:30s of the night clocks go back compare (and hash)
+    # equal though they are an hour apart: a value remembered for one must not answer the other.
+    berlin = ZoneInfo("Europe/Berlin")
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=berlin)
+    second = first.replace(fold=1)
+    assert first == second and hash(first) == hash(second)
+    assert (utc_iso(first), utc_iso(second)) == ("2026-10-25T00:30:00.000000Z", "2026-10-25T01:30:00.000000Z")
+    in_utc = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert utc_iso(in_utc) == utc_iso(in_utc) == utc_iso(first)
+
+
 def test_visibility_timeout_exceeds_the_horizon():
     # Redis would hand a waiting ETA task to a second worker after this long.
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
