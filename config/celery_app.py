@@ -47,6 +47,20 @@ def name_the_worker_in_log_lines(**_: Any) -> None:
     name_worker_lines()
 
 
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def recycle_database_connections(sender: Any = None, **_: Any) -> None:
+    """What Django does around each request: drop a connection that has errors or is
+    older than CONN_MAX_AGE, and have the next query check it first (CONN_HEALTH_CHECKS),
+    so a connection the server dropped between tasks is replaced, not failed on. Not for
+    a task run eagerly: that is the caller's connection, maybe inside its transaction."""
+    from django.db import close_old_connections
+
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    close_old_connections()
+
+
 @signals.celeryd_init.connect
 def json_from_the_start(**_: Any) -> None:
     """With JSON logs, the settings' logging from the worker's first line: Celery warns

@@ -428,6 +428,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 # Flower needs task events to show what the workers do.
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
+# Celery's Django fixup closes every database connection before and after each task
+# unless this is set (celery/celery#9824): a fire task then paid for a new PostgreSQL
+# backend, 150 of them in a 30,000 burst. With it, a pool process keeps its connection;
+# config.celery_app closes it around tasks the way Django does around requests
+# (CONN_MAX_AGE, and CONN_HEALTH_CHECKS before its first query), and Celery still
+# closes it every this many tasks.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # django-celery-beat's DatabaseScheduler, plus a liveness heartbeat on every tick.
 CELERY_BEAT_SCHEDULER = "notifier.beat_scheduler:HeartbeatScheduler"
