@@ -28,7 +28,9 @@ TERMINAL_STATES = tuple(s for s in NotificationState if s not in ACTIVE_STATES)
 class Notification(models.Model):
     """One scheduled send for one event at one start time: the ledger (docs/decisions/0001)."""
 
-    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="notifications")
+    # No index of its own: notification_event_state (event, state) serves every lookup by
+    # event, and each index is written twice per notification on the fire path.
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="notifications", db_index=False)
     key = models.CharField(max_length=64, unique=True)
     lead_minutes = models.PositiveIntegerField()
     due_at = models.DateTimeField()
@@ -89,7 +91,10 @@ class DeliveryAttempt(models.Model):
         EXPIRED = "expired"
         ABANDONED = "abandoned"  # the worker died mid-attempt; reconcile took it back
 
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="attempts_log")
+    # No index of its own: attempt_unique_number (notification, number) serves it.
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="attempts_log", db_index=False
+    )
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
