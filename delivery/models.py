@@ -31,6 +31,9 @@ class Notification(models.Model):
     # No index of its own: notification_event_state (event, state) serves every lookup by
     # event, and each index is written twice per notification on the fire path.
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="notifications", db_index=False)
+    # Migration 0006 dropped the varchar_pattern_ops index Django adds beside the unique
+    # one. Django builds it again, not concurrently, whenever this field's type changes:
+    # drop it again in that migration.
     key = models.CharField(max_length=64, unique=True)
     lead_minutes = models.PositiveIntegerField()
     due_at = models.DateTimeField()

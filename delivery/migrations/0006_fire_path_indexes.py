@@ -58,7 +58,8 @@ class Migration(migrations.Migration):
             database_operations=[
                 migrations.RunSQL(
                     f"DROP INDEX CONCURRENTLY IF EXISTS {name}",
-                    reverse_sql=f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {target}",
+                    # A failed CREATE ... CONCURRENTLY leaves an invalid index of that name behind.
+                    reverse_sql=[f"DROP INDEX CONCURRENTLY IF EXISTS {name}", f"CREATE INDEX CONCURRENTLY {name} ON {target}"],
                 )
                 for name, target in INDEXES.items()
             ],

@@ -38,6 +38,7 @@ def test_a_pool_process_reuses_its_connection_and_replaces_one_the_server_droppe
     worker = start([sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info", "-c", "1",
                     "-n", "reuse@%h", "--without-mingle"], env=env, log=log)  # fmt: skip
     try:
+        wait_until(lambda: " ready." in log.read_text(), 60, f"the worker to start; see {log}")
         with psycopg.connect(database_url(), autocommit=True) as admin:
             fire_and_wait(broker, log, 1)
             first = backends(admin)
