@@ -54,12 +54,15 @@ class Migration(migrations.Migration):
                         to="events.event",
                     ),
                 ),
-            ],  # fmt: skip
+            ],
             database_operations=[
                 migrations.RunSQL(
                     f"DROP INDEX CONCURRENTLY IF EXISTS {name}",
                     # A failed CREATE ... CONCURRENTLY leaves an invalid index of that name behind.
-                    reverse_sql=[f"DROP INDEX CONCURRENTLY IF EXISTS {name}", f"CREATE INDEX CONCURRENTLY {name} ON {target}"],
+                    reverse_sql=[
+                        f"DROP INDEX CONCURRENTLY IF EXISTS {name}",
+                        f"CREATE INDEX CONCURRENTLY {name} ON {target}",
+                    ],
                 )
                 for name, target in INDEXES.items()
             ],

@@ -4,6 +4,7 @@ CELERY_DB_REUSE_MAX). Celery's Django fixup would otherwise close it around ever
 new backend per fire task, 150 of them in a 30,000 burst (issue 15)."""
 
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,7 +23,7 @@ def backends(admin: psycopg.Connection) -> list[int]:
     return [pid for (pid,) in rows]
 
 
-def fire_and_wait(broker_url: str, log, done: int) -> None:
+def fire_and_wait(broker_url: str, log: Path, done: int) -> None:
     """Send a fire task for a row that does not exist (its claim still asks the database)
     and wait until the worker has finished ``done`` tasks."""
     with app.connection_for_write(broker_url) as connection:
