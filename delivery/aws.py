@@ -7,10 +7,13 @@ botocore's own retries are off: the fire task owns retries, bounded by the deadl
 
 import functools
 import os
+import threading
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import NoCredentialsError
 from django.conf import settings
 
 
@@ -42,13 +45,16 @@ _FORM_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-
 _FORM_ESCAPE = {b: b"+" if b == 0x20 else b"%%%02X" % b for b in range(256) if b not in _FORM_SAFE}
 
 
-def _form_quote(text: str) -> bytes:
+def form_quote(text: str) -> bytes:
     """``quote_plus(text, safe="")``, made of C-speed bytes operations: one ``replace``
     per distinct unsafe byte (a JSON body has about fifteen) instead of a Python step or
     a table lookup per byte. ``%`` goes first and ``+`` before the space, so no
     replacement touches what an earlier one wrote."""
     data = text.encode()
-    unsafe = set(data.translate(None, _FORM_SAFE))
+    unsafe_bytes = data.translate(None, _FORM_SAFE)
+    if not unsafe_bytes:  # most names and values of a form: nothing to replace
+        return data
+    unsafe = set(unsafe_bytes)
     for first in (0x25, 0x2B):  # %, +
         if first in unsafe:
             unsafe.discard(first)
@@ -63,15 +69,32 @@ def form_encode_body(request: Any, **kwargs: Any) -> None:
     byte in Python and runs twice per call (to sign, then to send), which for a
     PublishBatch of ten rendered messages cost more CPU than everything else it does."""
     if isinstance(request.data, dict):
-        request.data = b"&".join(
-            _form_quote(key) + b"=" + _form_quote(str(value)) for key, value in request.data.items()
-        )
+        request.data = b"&".join(form_quote(key) + b"=" + form_quote(str(value)) for key, value in request.data.items())
+
+
+# A boto3 session is not thread-safe while it makes a client or resolves credentials, and
+# a fresh pool process's publisher threads ask for the SNS client at once.
+_making = threading.Lock()
+
+
+def _unlock_after_fork() -> None:
+    global _making
+    _making = threading.Lock()  # a fork while another thread held it would leave it held forever
+
+
+os.register_at_fork(after_in_child=_unlock_after_fork)
+
+
+@functools.cache
+def _session(pid: int) -> boto3.session.Session:
+    # Keyed by pid, as the clients are: neither may cross a fork (Celery prefork children).
+    return boto3.session.Session()
 
 
 @functools.cache
 def _client(service: str, pid: int) -> Any:
-    # Keyed by pid: a client must not cross a fork (Celery prefork children).
-    client = boto3.session.Session().client(service, region_name=aws_region(), config=client_config(service))
+    with _making:
+        client = _session(pid).client(service, region_name=aws_region(), config=client_config(service))
     if service == "sns":
         client.meta.events.register("before-sign.sns", form_encode_body)
     return client
@@ -81,6 +104,16 @@ def sns_client() -> Any:
     return _client("sns", os.getpid())
 
 
+def sns_credentials() -> Credentials:
+    """The credentials the clients sign with (delivery.sns_batch signs its own requests),
+    resolved when the session made its first client."""
+    sns_client()
+    credentials = _session(os.getpid()).get_credentials()
+    if credentials is None:
+        raise NoCredentialsError()
+    return credentials
+
+
 def sqs_client() -> Any:
     return _client("sqs", os.getpid())
 
@@ -88,3 +121,4 @@ def sqs_client() -> Any:
 def reset_clients() -> None:
     """Forget cached clients (after the endpoint or credentials changed, e.g. in tests)."""
     _client.cache_clear()
+    _session.cache_clear()

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from delivery.aws import sns_client
 from delivery.errors import TRANSIENT_CODES, DeliveryError, classify
 from delivery.messages import SNS_MAX_MESSAGE_BYTES, OutgoingMessage
+from delivery.sns_batch import publish_batch_call
 
 BATCH_MAX_ENTRIES = 10  # SNS's limit per PublishBatch
 BATCH_MAX_BYTES = SNS_MAX_MESSAGE_BYTES  # ... and on the sum of the entries' sizes
@@ -38,9 +38,7 @@ def publish_batch(batch: list[OutgoingMessage]) -> dict[int, Reply]:
     """Publish one batch from ``batches``; returns a reply per notification id. A call
     that fails as a whole gives every entry the same error."""
     try:
-        response = sns_client().publish_batch(
-            TopicArn=batch[0].topic_arn, PublishBatchRequestEntries=[message.batch_entry() for message in batch]
-        )
+        response = publish_batch_call(batch[0].topic_arn, batch)
     except SoftTimeLimitExceeded:
         raise  # the task is out of time: reconcile re-arms what is left
     except Exception as exc:

@@ -9,7 +9,7 @@ import contextlib
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -53,6 +53,26 @@ def _compile(source: str, html: bool) -> Template:
     return _engine(html).from_string(source)
 
 
+def _display_times(starts_at: datetime, zone_name: str) -> tuple[datetime, str, str, str]:
+    """The start in the display zone, and its texts the templates show."""
+    if starts_at.tzinfo is UTC:  # the ledger's values
+        return _display_times_of_utc(starts_at, zone_name)
+    return _format_display_times(starts_at, zone_name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _display_times_of_utc(starts_at: datetime, zone_name: str) -> tuple[datetime, str, str, str]:
+    """Remembered only for values in UTC itself, where equal values are one instant (see
+    config.utc). A burst is many events starting at the same few instants."""
+    return _format_display_times(starts_at, zone_name)
+
+
+def _format_display_times(starts_at: datetime, zone_name: str) -> tuple[datetime, str, str, str]:
+    starts = timezone.localtime(starts_at, ZoneInfo(zone_name))
+    zone = starts.tzname()
+    return starts, starts.isoformat(), f"{starts:%a %d %b %Y, %H:%M} {zone}", f"{starts:%H:%M} {zone}"
+
+
 @dataclass(frozen=True)
 class MessageFacts:
     """What every template sees; built from the ledger or from a received message."""
@@ -71,15 +91,14 @@ class MessageFacts:
     @functools.cached_property
     def context(self) -> dict[str, Any]:
         """Built once per message: every part of every channel renders from it."""
-        zone = ZoneInfo(settings.NOTIFIER_DISPLAY_TIMEZONE)
-        starts = timezone.localtime(self.starts_at, zone)
+        starts, starts_iso, starts_text, time_text = _display_times(self.starts_at, settings.NOTIFIER_DISPLAY_TIMEZONE)
         return {
             "event": {"id": self.event_id, "title": self.title, "description": self.description},
             "topic": {"slug": self.topic_slug, "name": self.topic_name},
             "starts_at": starts,
-            "starts_at_iso": starts.isoformat(),
-            "starts_at_text": f"{starts:%a %d %b %Y, %H:%M} {starts.tzname()}",
-            "starts_time_text": f"{starts:%H:%M} {starts.tzname()}",
+            "starts_at_iso": starts_iso,
+            "starts_at_text": starts_text,
+            "starts_time_text": time_text,
             "due_at": self.due_at,
             "lead_minutes": self.lead_minutes,
             "notification_key": self.key,
