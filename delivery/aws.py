@@ -5,7 +5,6 @@ AWS_DEFAULT_REGION); AWS_REGION is honoured too. Timeouts are explicit and
 botocore's own retries are off: the fire task owns retries, bounded by the deadline.
 """
 
-import functools
 import os
 import threading
 from typing import Any
@@ -84,41 +83,49 @@ def _unlock_after_fork() -> None:
 
 os.register_at_fork(after_in_child=_unlock_after_fork)
 
-
-@functools.cache
-def _session(pid: int) -> boto3.session.Session:
-    # Keyed by pid, as the clients are: neither may cross a fork (Celery prefork children).
-    return boto3.session.Session()
+# Keyed by pid: neither a session nor a client may cross a fork (Celery prefork children).
+_sessions: dict[int, boto3.session.Session] = {}
+_clients: dict[tuple[str, int], Any] = {}
 
 
-@functools.cache
-def _client(service: str, pid: int) -> Any:
+def _client(service: str) -> Any:
+    key = (service, os.getpid())
+    client = _clients.get(key)
+    if client is not None:
+        return client
     with _making:
-        client = _session(pid).client(service, region_name=aws_region(), config=client_config(service))
-    if service == "sns":
-        client.meta.events.register("before-sign.sns", form_encode_body)
+        client = _clients.get(key)
+        if client is None:  # not made by another thread while this one waited
+            session = _sessions.get(key[1])
+            if session is None:
+                session = _sessions[key[1]] = boto3.session.Session()
+            client = session.client(service, region_name=aws_region(), config=client_config(service))
+            if service == "sns":
+                client.meta.events.register("before-sign.sns", form_encode_body)
+            _clients[key] = client
     return client
 
 
 def sns_client() -> Any:
-    return _client("sns", os.getpid())
+    return _client("sns")
 
 
 def sns_credentials() -> Credentials:
     """The credentials the clients sign with (delivery.sns_batch signs its own requests),
     resolved when the session made its first client."""
     sns_client()
-    credentials = _session(os.getpid()).get_credentials()
+    credentials = _sessions[os.getpid()].get_credentials()
     if credentials is None:
         raise NoCredentialsError()
     return credentials
 
 
 def sqs_client() -> Any:
-    return _client("sqs", os.getpid())
+    return _client("sqs")
 
 
 def reset_clients() -> None:
     """Forget cached clients (after the endpoint or credentials changed, e.g. in tests)."""
-    _client.cache_clear()
-    _session.cache_clear()
+    with _making:
+        _clients.clear()
+        _sessions.clear()
