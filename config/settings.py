@@ -331,7 +331,7 @@ NOTIFIER_FIRE_BATCH_SIZE = env.int("NOTIFIER_FIRE_BATCH_SIZE", default=200)
 # Notifications due within one slot of this many ms share a fire task (sent at the slot's last due time).
 NOTIFIER_FIRE_GROUP_MS = env.int("NOTIFIER_FIRE_GROUP_MS", default=250)
 # PublishBatch calls a fire task keeps in flight at once (HTTP only; no database connection each).
-# 10: a full task's 20 calls (200 rows) go out in two round trips after its first, not three.
+# 10: after its first call, a full task's other 19 (200 rows) go out in two round trips, not three.
 NOTIFIER_FIRE_THREADS = env.int("NOTIFIER_FIRE_THREADS", default=10)
 NOTIFIER_SNS_TOPIC_PREFIX = env.str("NOTIFIER_SNS_TOPIC_PREFIX", default="notifier-")
 NOTIFIER_SNS_CONNECT_TIMEOUT_SECONDS = env.float("NOTIFIER_SNS_CONNECT_TIMEOUT_SECONDS", default=2.0)

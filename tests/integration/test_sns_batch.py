@@ -4,10 +4,8 @@ secret is refused, so the check is real."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import boto3
@@ -17,6 +15,7 @@ from delivery.aws import reset_clients
 from delivery.errors import DeliveryError
 from delivery.messages import OutgoingMessage
 from delivery.publishing import publish_batch
+from scripts.services import free_port, wait_for_port
 
 # moto answers its first N requests unsigned (this test's IAM set-up), then checks each
 # signature and the caller's IAM policy.
@@ -26,9 +25,7 @@ REGION = "eu-west-1"  # not the default: the signature's scope must name the cli
 
 @pytest.fixture
 def signing_aws(monkeypatch) -> Iterator[tuple[str, dict[str, str]]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(UNSIGNED_SETUP_CALLS)},
@@ -36,14 +33,7 @@ def signing_aws(monkeypatch) -> Iterator[tuple[str, dict[str, str]]]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "moto server did not start"
-                time.sleep(0.1)
+        wait_for_port(port, timeout=30)
         iam = boto3.client("iam", endpoint_url=url, region_name=REGION, aws_access_key_id="setup",
                            aws_secret_access_key="setup")  # fmt: skip
         iam.create_user(UserName="notifier")
