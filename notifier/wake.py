@@ -20,6 +20,10 @@ What keeps the hint true:
 
 A pass that read the ledger while a writer lowered the hint does not overwrite it with
 a later time: the writer bumps a generation the pass compares before it sets.
+
+Beat sleeps until the hint's moment while the pass is not due (notifier/beat_scheduler.py),
+so whatever brings the hint forward also says so on a Redis channel (``beat_wake_channel``),
+in the same script that moves it.
 """
 
 import logging
@@ -43,7 +47,8 @@ QUIET_KEY = "notifier:arm:quiet_until"
 
 S = NotificationState
 
-# Lower the hint, never raise it; no hint stays no hint (it already means "now").
+# Lower the hint, never raise it; no hint stays no hint (it already means "now"). Either
+# way beat is told: it may be asleep until a later moment.
 _LOWER_LUA = """
 redis.call('INCR', KEYS[2])
 redis.call('DEL', KEYS[3])
@@ -51,19 +56,23 @@ local current = redis.call('GET', KEYS[1])
 if current and tonumber(current) > tonumber(ARGV[1]) then
     redis.call('SET', KEYS[1], ARGV[1])
 end
+redis.call('PUBLISH', ARGV[2], '1')
 return 1
 """
 
 # Set the pass's hint unless a writer lowered it since the pass began; then drop it, so
-# the next tick asks the database again.
+# the next tick asks the database again. Beat is told when the hint comes forward or goes.
 _SET_LUA = """
 local generation = redis.call('GET', KEYS[2]) or ''
 if generation == ARGV[2] then
+    local before = redis.call('GET', KEYS[1])
     redis.call('SET', KEYS[1], ARGV[1])
     if ARGV[3] == '1' then redis.call('SET', KEYS[3], ARGV[1]) else redis.call('DEL', KEYS[3]) end
+    if before and tonumber(before) > tonumber(ARGV[1]) then redis.call('PUBLISH', ARGV[4], '1') end
     return 1
 end
 redis.call('DEL', KEYS[1], KEYS[3])
+redis.call('PUBLISH', ARGV[4], '1')
 return 0
 """
 
@@ -81,15 +90,28 @@ def _epoch(moment: datetime) -> str:
     return f"{moment.timestamp():.3f}"
 
 
-def db_pass_due(now: datetime) -> bool:
-    """True when the arm pass must ask the database: the hint's time has come, there is
-    no hint, or Redis cannot tell."""
+def beat_wake_channel() -> str:
+    """Redis channels are server-wide: the name holds the database, so two deployments on
+    one server do not wake each other's beat."""
+    database = redis_client().connection_pool.connection_kwargs.get("db", 0)
+    return f"notifier:beat:wake:{database}"
+
+
+def db_pass_due_at(now: datetime) -> float:
+    """When the arm pass must next ask the database, as a POSIX time: the hint's, or
+    ``now`` when there is no hint or Redis cannot tell."""
     try:
         wake_at = redis_client().get(WAKE_KEY)
     except redis.RedisError as exc:
         logger.warning("arm wake hint unreadable (%s): asking the database", exc)
-        return True
-    return wake_at is None or float(wake_at) <= now.timestamp()
+        return now.timestamp()
+    return now.timestamp() if wake_at is None else float(wake_at)
+
+
+def db_pass_due(now: datetime) -> bool:
+    """True when the arm pass must ask the database: the hint's time has come, there is
+    no hint, or Redis cannot tell."""
+    return db_pass_due_at(now) <= now.timestamp()
 
 
 def wake_generation() -> bytes:
@@ -123,7 +145,7 @@ def wake_set(wake: Wake, generation: bytes) -> bool:
     try:
         quiet = "1" if wake.quiet else "0"
         keys = (WAKE_KEY, GENERATION_KEY, QUIET_KEY)
-        return bool(redis_client().eval(_SET_LUA, 3, *keys, _epoch(wake.at), generation, quiet))
+        return bool(redis_client().eval(_SET_LUA, 3, *keys, _epoch(wake.at), generation, quiet, beat_wake_channel()))
     except redis.RedisError as exc:
         logger.warning("arm wake hint not stored (%s): the next pass asks the database", exc)
         return False
@@ -133,7 +155,8 @@ def wake_lower(wake_at: datetime) -> None:
     """A writer made a live row that needs the pass at ``wake_at``: bring the hint forward.
     Call on commit. If Redis fails here, the safety net's pass finds the row."""
     try:
-        redis_client().eval(_LOWER_LUA, 3, WAKE_KEY, GENERATION_KEY, QUIET_KEY, _epoch(wake_at))
+        keys = (WAKE_KEY, GENERATION_KEY, QUIET_KEY)
+        redis_client().eval(_LOWER_LUA, 3, *keys, _epoch(wake_at), beat_wake_channel())
     except redis.RedisError as exc:
         logger.warning("arm wake hint not lowered to %s (%s)", wake_at.astimezone(UTC).isoformat(), exc)
 

@@ -2,6 +2,7 @@
 while nothing is live and nothing was counted, the console's refresh while nobody looks,
 beat's schedule while nothing changed. Real PostgreSQL and Redis."""
 
+import threading
 import time
 from datetime import timedelta
 from unittest.mock import patch
@@ -14,16 +15,19 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_celery_beat import schedulers
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler
+from redis import Redis
 
 from config.celery_app import app
 from delivery.models import Notification, NotificationState
 from notifier import dashboard, wake
 from notifier.beat import ARM_TASK_NAME, CONSOLE_TASK_NAME, SLO_TASK_NAME, beat_schedule_sync
-from notifier.beat_scheduler import CHANGE_LOOK_SECONDS, HeartbeatScheduler
+from notifier.beat_scheduler import CHANGE_LOOK_SECONDS, HeartbeatScheduler, WakeChannel
 from notifier.metrics import count_outcome
 from notifier.planning import plan_event
 from notifier.services import horizon_arm_when_needed
 from notifier.slo_gate import QUIET_CHECK_SECONDS, slo_check_when_needed
+from scripts.services import free_port
 from tests.factories import make_event, make_topic
 
 # Committed as in production: the pass sets its hint on commit.
@@ -145,3 +149,53 @@ def test_beat_sleeps_until_an_entry_is_due_instead_of_ticking_up_to_it(redis):
     scheduler.sync()  # the last-run times now, not from its exit hook after the test database is gone
     assert sent.count(ARM_TASK_NAME) >= 3
     assert ticks <= 2 * len(sent) + 2  # one tick to send each entry, one to sleep until the next
+
+
+def test_an_idle_beat_sleeps_until_the_hint_and_a_lowered_hint_wakes_it(redis):
+    """While the arm pass is not due, beat sleeps until the hint's moment (at most
+    IDLE_SLEEP_SECONDS) instead of ticking every arm interval; a writer that brings the hint
+    forward wakes it, and the arm task goes out within an arm interval (decision 0023)."""
+    beat_schedule_sync()
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.filter(name=ARM_TASK_NAME).update(interval=every_second)
+    horizon_arm_when_needed(now=timezone.now())  # idle: the hint is the safety net's, 300 s away
+    scheduler = HeartbeatScheduler(app=app, lazy=True)
+    started = time.monotonic()
+    sent: list[tuple[float, str]] = []
+    ticks = 0
+
+    def record(self, entry, producer=None):  # what beat hands to the broker
+        sent.append((time.monotonic() - started, entry.name))
+
+    lowered_at = 7.5  # between two 3-s looks: only the word can wake beat before 9 s
+    lower = threading.Timer(lowered_at, lambda: wake.wake_lower(timezone.now()))
+    with (
+        patch("notifier.beat_scheduler.IDLE_SLEEP_SECONDS", 3.0),
+        patch.object(DatabaseScheduler, "apply_entry", record, create=True),
+    ):
+        lower.start()
+        while time.monotonic() - started < lowered_at + 2.5:  # beat's own loop (celery.beat.Service.start)
+            interval = scheduler.tick()
+            ticks += 1
+            if interval and interval > 0:
+                time.sleep(interval)
+    lower.join()
+    scheduler.close()
+    scheduler.sync()
+    arm_sent = [at for at, name in sent if name == ARM_TASK_NAME]
+    assert arm_sent and lowered_at < arm_sent[0] < lowered_at + 1.5  # woken, then the arm interval at most
+    ticks_while_idle = ticks - 2 * len(arm_sent) - 4  # the wake and the sends made after it
+    assert ticks_while_idle <= 2 * lowered_at / 3.0 + 3  # a look per 3-s sleep, not one per second
+
+
+def test_beat_that_cannot_listen_ticks_every_arm_interval(redis):
+    channel = WakeChannel()
+    with patch("notifier.beat_scheduler.redis_client", return_value=Redis(port=free_port(), socket_timeout=1)):
+        started = time.monotonic()
+        assert channel.sleep(0.5, wake_on_word=True)  # reports a wake: skipped entries are looked at again
+        assert 0.4 < time.monotonic() - started < 1.5
+    channel.close()
+    assert not channel.sleep(0.3, wake_on_word=True)  # Redis back: listens again
+    redis.publish(wake.beat_wake_channel(), b"1")
+    assert channel.sleep(5, wake_on_word=True)
+    channel.close()
