@@ -399,10 +399,17 @@ CELERY_ENABLE_UTC = True
 # farthest ETA we hand out (the arm horizon), by a margin that also covers a slow fire
 # batch, or every armed task would be doubled.
 BROKER_VISIBILITY_MARGIN_SECONDS = 600
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "visibility_timeout": NOTIFIER_ARM_HORIZON_SECONDS + BROKER_VISIBILITY_MARGIN_SECONDS
 }
-CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS,
+    # How often the worker PINGs its remote-control subscription, and how long a broker
+    # connection may sit unused before a PING precedes its next command: kombu's 25 s woke
+    # an idle worker 144 times an hour (issue 15). Kept above the 20-s BRPOP renewal
+    # (config/worker_idle.py), so the renewals go out without a PING.
+    "health_check_interval": 60,
+}
 # Ack after the task ran, so a worker killed mid-publish gives the message back;
 # the fire claim makes a second run a no-op.
 CELERY_TASK_ACKS_LATE = True

@@ -70,9 +70,6 @@ def inbox_deliver(*, document: dict[str, Any]) -> int:
 
 # A turn of the loop is one long poll plus writing up to 10 messages' rows; far longer is a hang.
 TURN_SLACK_SECONDS = 30
-# An asleep consumer's loop still turns this often, as often as a long poll returns: its
-# liveness (is_turning) and how soon it stops.
-ASLEEP_TURN_SECONDS = 20.0
 
 
 def _fields(document: dict[str, Any]) -> dict[str, object]:
@@ -94,11 +91,13 @@ class InboxConsumer:
         self.alarm = alarm  # None: poll all the time
         self.queue_url = ""
         self.last_turn = self.last_poll = time.monotonic()
+        self.asleep = False  # waiting for a wake or its idle poll, not on SQS or the database
 
     def is_turning(self, *, now: float) -> bool:
         """False once the current turn of the loop has taken far longer than a long poll can
-        (a hung SQS or database call): what the consumer's liveness heartbeat follows."""
-        return now - self.last_turn < self.wait_seconds + TURN_SLACK_SECONDS
+        (a hung SQS or database call): what the consumer's liveness heartbeat follows. An
+        asleep loop waits on nothing that can hang, so it does not turn just to say so."""
+        return self.asleep or now - self.last_turn < self.wait_seconds + TURN_SLACK_SECONDS
 
     def poll_once(self) -> int:
         """Receive up to 10 messages, write their rows, delete the ones committed."""
@@ -135,12 +134,18 @@ class InboxConsumer:
         logger.info("inbox message %s written for %d user(s)", message["MessageId"], users, extra=_fields(document))
         return True
 
+    def _poll_due_or_sleep(self, alarm: InboxAlarm) -> bool:
+        self.asleep = True
+        try:
+            return alarm.poll_due_or_sleep(last_poll=self.last_poll)
+        finally:
+            self.last_turn = time.monotonic()  # woken: the turn starts now, not when it fell asleep
+            self.asleep = False
+
     def run(self) -> None:
         while not self.stop.is_set():
             self.last_turn = time.monotonic()  # the loop turns, even while SQS or the database fail
-            if self.alarm is not None and not self.alarm.poll_due_or_sleep(
-                last_poll=self.last_poll, seconds=ASLEEP_TURN_SECONDS
-            ):
+            if self.alarm is not None and not self._poll_due_or_sleep(self.alarm):
                 continue
             self.last_poll = self.last_turn
             close_old_connections()  # a long-lived loop outside a request: drop broken or aged ones

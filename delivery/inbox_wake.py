@@ -30,8 +30,9 @@ WAKE_EVERY_SECONDS = 5.0
 # SNS delivers to SQS within a second or so; a fire task's retries come within a minute.
 AWAKE_SECONDS = 120.0
 LISTEN_RETRY_SECONDS = 5.0
-# How often the listener looks up from Redis to see whether it must stop; a long poll's pace.
-LISTEN_TURN_SECONDS = 20.0
+# How often the listener looks up from Redis to see whether it must stop: a safety net, as
+# ``release`` says so on the channel itself.
+LISTEN_TURN_SECONDS = 60.0
 
 
 @functools.cache
@@ -89,13 +90,15 @@ class InboxAlarm:
     def should_poll(self, *, now: float, last_poll: float) -> bool:
         return self._deaf or now < self._awake_until or now - last_poll >= self.idle_poll_seconds
 
-    def poll_due_or_sleep(self, *, last_poll: float, seconds: float) -> bool:
-        """True if a poll is due; else sleep until rung, released or ``seconds`` pass, and
-        False. One lock around both, so a ring between the look and the sleep is not lost."""
+    def poll_due_or_sleep(self, *, last_poll: float) -> bool:
+        """True if a poll is due; else sleep until rung, released or the idle poll is due,
+        and False. One lock around both, so a ring between the look and the sleep is not
+        lost."""
         with self._changed:
-            if self.should_poll(now=time.monotonic(), last_poll=last_poll):
+            now = time.monotonic()
+            if self.should_poll(now=now, last_poll=last_poll):
                 return True
-            self._changed.wait(seconds)
+            self._changed.wait(last_poll + self.idle_poll_seconds - now)
             return False
 
     def release(self) -> None:

@@ -5,12 +5,20 @@ the event), renews its empty BRPOP every 20 s, not every second, and runs no gos
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import redis
+from celery.concurrency.asynpool import AsynPool
+from kombu.transport import redis as redis_transport
 
 from config.celery_app import app
-from config.worker_idle import BROKER_BLOCKING_POP_SECONDS, EVENT_HEARTBEAT_SECONDS
+from config.worker_idle import (
+    BROKER_BLOCKING_POP_SECONDS,
+    EVENT_HEARTBEAT_SECONDS,
+    UNACKED_RESTORE_SECONDS,
+    QuietIdleWorker,
+)
 from tests.engine import engine_env
 from tests.faults.rig import wait_until
 from tests.ops.test_liveness import broker, start, stop  # noqa: F401 (broker is a fixture)
@@ -70,3 +78,36 @@ def test_an_idle_worker_beats_every_30_s_renews_its_blocking_pop_every_20_s_and_
         assert client.pubsub_numpat() == 1
     finally:
         stop(worker)
+
+
+class RecordingLoop:
+    """What kombu's Redis transport asks of the worker's event loop when it joins it."""
+
+    poller = None
+
+    def __init__(self) -> None:
+        self.on_tick: set = set()
+        self.timers: dict[str, float] = {}
+
+    def call_repeatedly(self, seconds: float, fun, *args, **kwargs) -> None:
+        self.timers[fun.__name__] = seconds
+
+    def add_reader(self, *args) -> None:
+        pass
+
+
+def test_the_worker_checks_unacked_messages_every_30_s_and_its_subscription_every_60_s(settings, monkeypatch):
+    """kombu's fixed 10-s unacked-restore timer and its 25-s health check woke an idle worker
+    504 times an hour; with the worker's steps built, its Redis transport sets 30 and 60 s."""
+    for owner, name in ((redis_transport.Transport, "brpop_timeout"),
+                        (redis_transport.Transport, "register_with_event_loop"), (AsynPool, "timers")):  # fmt: skip
+        monkeypatch.setattr(owner, name, owner.__dict__[name])  # put back after: this is not a worker
+    QuietIdleWorker(SimpleNamespace(options={}))
+    client = SimpleNamespace(transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+    loop = RecordingLoop()
+    redis_transport.Transport(client=client).register_with_event_loop(SimpleNamespace(client=client), loop)
+    assert loop.timers == {"maybe_restore_messages": UNACKED_RESTORE_SECONDS, "maybe_check_subclient_health": 60}
+    assert UNACKED_RESTORE_SECONDS == 30
+    paced = redis_transport.Transport.register_with_event_loop
+    QuietIdleWorker(SimpleNamespace(options={}))  # built twice in one process: wrapped once
+    assert redis_transport.Transport.register_with_event_loop is paced

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 # How often the main thread checks its consumer threads and beats for liveness (the
 # probe allows 120 s); every second woke an idle consumer 3,600 times an hour (issue 15).
-SUPERVISE_SECONDS = 15
+SUPERVISE_SECONDS = 30
 
 
 class Command(BaseCommand):
